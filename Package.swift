@@ -1,0 +1,117 @@
+// swift-tools-version: 6.1
+//
+// mapctl: a GitOps controller for concurrent in-memory maps.
+//
+// The targets follow the data flow: schema files are decoded and validated
+// (MapSchema), live maps are built from them (LiveMaps), rollouts are judged by
+// pure state machines (Rollout), the controller plans, reconciles, rebuilds and
+// rolls back with its state in SQLite (MapController), the server exposes it
+// over HTTP with metrics and a directory watcher (MapServer), and `mapctl` is
+// the thin command line on top.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "mapctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MapSchema", targets: ["MapSchema"]),
+        .library(name: "LiveMaps", targets: ["LiveMaps"]),
+        .library(name: "Rollout", targets: ["Rollout"]),
+        .library(name: "MapController", targets: ["MapController"]),
+        .library(name: "MapServer", targets: ["MapServer"]),
+        .executable(name: "mapctl", targets: ["mapctl"]),
+        .executable(name: "mapctl-bench", targets: ["mapctl-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Schema files in, validated schemas out: model, YAML decoding with
+        // positions, validation, compatibility classes, content hashes.
+        .target(
+            name: "MapSchema",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Live, thread-safe map instances: five strategies, typed and dynamic
+        // values, ttl, capacity, counters.
+        .target(
+            name: "LiveMaps",
+            dependencies: ["MapSchema"],
+            swiftSettings: strict
+        ),
+        // Health checks and decisions as pure state machines with an injected
+        // clock: rollout analysis and the circuit breaker.
+        .target(
+            name: "Rollout",
+            dependencies: ["MapSchema"],
+            swiftSettings: strict
+        ),
+        // Plan, reconcile, rebuild with data, rollback; state in SQLite.
+        .target(
+            name: "MapController",
+            dependencies: [
+                "MapSchema", "LiveMaps", "Rollout",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon's parts: HTTP API, metrics, directory watcher, services.
+        .target(
+            name: "MapServer",
+            dependencies: [
+                "MapSchema", "LiveMaps", "MapController",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "mapctl",
+            dependencies: [
+                "MapSchema", "MapController", "MapServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Release-built benchmarks where threads and ratios need control.
+        .executableTarget(
+            name: "mapctl-bench",
+            dependencies: ["MapSchema", "LiveMaps", "MapController"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "MapSchemaTests", dependencies: ["MapSchema"], swiftSettings: strict),
+        .testTarget(name: "LiveMapsTests", dependencies: ["LiveMaps", "MapSchema"], swiftSettings: strict),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout", "MapSchema"], swiftSettings: strict),
+        .testTarget(
+            name: "MapControllerTests",
+            dependencies: ["MapController", "LiveMaps", "MapSchema", "Rollout"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MapServerTests",
+            dependencies: ["MapServer", "MapController", "MapSchema"],
+            swiftSettings: strict
+        ),
+        // End to end: runs the built `mapctl` binary and a real daemon.
+        .testTarget(name: "MapctlCLITests", dependencies: ["mapctl"], swiftSettings: strict),
+    ]
+)
