@@ -1,0 +1,63 @@
+/// What one version's map did during one check interval: counter deltas, not totals.
+///
+/// The controller builds it from two snapshots of the map's counters, one
+/// interval apart.
+public struct IntervalSample: Sendable, Hashable {
+    /// Operations of every kind and result.
+    public var ops: UInt64
+    /// Operations that failed by the caller's doing (bad key or value, capacity refused).
+    public var errors: UInt64
+    /// Failures that are not the caller's (SPEC §2).
+    public var faults: UInt64
+    /// The interval's p99 operation latency; nil when nothing was measured.
+    public var p99: Duration?
+
+    public init(ops: UInt64, errors: UInt64 = 0, faults: UInt64 = 0, p99: Duration? = nil) {
+        self.ops = ops
+        self.errors = errors
+        self.faults = faults
+        self.p99 = p99
+    }
+
+    /// An interval in which nothing happened.
+    public static let idle = IntervalSample(ops: 0)
+}
+
+/// The verdict on one interval.
+public enum CheckResult: Sendable, Hashable, CustomStringConvertible {
+    case pass
+    /// One reason per threshold crossed, such as `error rate 0.42 > 0.01`.
+    case fail(reasons: [String])
+    /// Fewer than `min_ops` operations and no fault over the limit: counts neither way.
+    case inconclusive
+
+    /// `pass`, `fail` or `inconclusive`: the `result` label of `mapctl_rollout_checks_total`.
+    public var label: String {
+        switch self {
+        case .pass: "pass"
+        case .fail: "fail"
+        case .inconclusive: "inconclusive"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .pass, .inconclusive: label
+        case .fail(let reasons): "fail: " + reasons.joined(separator: "; ")
+        }
+    }
+}
+
+/// Running counts of a version's checks, for status (`checks` in SPEC §5).
+public struct CheckTally: Sendable, Hashable {
+    public var passed: Int = 0
+    public var failed: Int = 0
+    public var inconclusive: Int = 0
+    /// Failed checks since the last passed one; inconclusive checks neither add nor reset.
+    public var consecutiveFailures: Int = 0
+
+    public init() {}
+
+    /// All checks made.
+    public var total: Int { passed + failed + inconclusive }
+}
