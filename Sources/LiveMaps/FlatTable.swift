@@ -1,0 +1,355 @@
+import Synchronization
+
+/// An open-addressing hash table with keys and values stored together in one array.
+///
+/// Why not `Dictionary`: it keeps keys and values in separate arrays (two dependent cache misses per
+/// lookup on a large map) and hashes with SipHash. Here a lookup reads one control byte (the control
+/// array is 1/17 of the table and mostly stays in cache) and then one slot holding key and value.
+///
+/// - Linear probing from `hash × capacity >> 64` (any capacity, not only powers of two, so the table
+///   grows by 1.5× and stays dense: about 23 bytes per `UInt64 → Int64` entry at 1M entries).
+/// - Control bytes: 0 empty, 1 deleted, `0x80 | 7 hash bits` full, so a probe compares keys only on a
+///   tag match (1 in 128 false positives).
+/// - Optional per-slot extras, allocated only when the map needs them: a doubly linked recency list
+///   (ttl or LRU order), a deadline (ttl), a byte size (byte accounting).
+///
+/// Not thread-safe: every engine guards its tables with its own protocol.
+@usableFromInline
+final class FlatTable<Key: Hashable, Value> {
+    @usableFromInline
+    struct Slot {
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
+
+        @inlinable
+        init(key: Key, value: Value) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    @usableFromInline
+    struct Link {
+        @usableFromInline var previous: Int32
+        @usableFromInline var next: Int32
+
+        @inlinable
+        init(previous: Int32, next: Int32) {
+            self.previous = previous
+            self.next = next
+        }
+    }
+
+    @usableFromInline var control: UnsafeMutablePointer<UInt8>
+    @usableFromInline var slots: UnsafeMutablePointer<Slot>
+    @usableFromInline var links: UnsafeMutablePointer<Link>?
+    @usableFromInline var deadlines: UnsafeMutablePointer<UInt64>?
+    @usableFromInline var sizes: UnsafeMutablePointer<UInt32>?
+    @usableFromInline var capacity: Int
+    @usableFromInline var growthLimit: Int
+    @usableFromInline var count = 0
+    @usableFromInline var tombstones = 0
+    @usableFromInline var head: Int32 = -1
+    @usableFromInline var tail: Int32 = -1
+    /// Sum of `sizes` (bytes outside the slots, such as string storage).
+    @usableFromInline var payloadBytes = 0
+    @usableFromInline let isOrdered: Bool
+    @usableFromInline let isTimed: Bool
+    @usableFromInline let isSized: Bool
+    /// `count`, readable from any thread without the table's lock.
+    @usableFromInline let publishedCount = Atomic<Int>(0)
+    /// The hash the owning engine uses for this table's keys (needed again when rehashing).
+    @usableFromInline let hasher: KeyHasher
+
+    @usableFromInline
+    init(minimumCapacity: Int, hasher: KeyHasher, isOrdered: Bool, isTimed: Bool, isSized: Bool) {
+        self.hasher = hasher
+        self.isOrdered = isOrdered
+        self.isTimed = isTimed
+        self.isSized = isSized
+        let capacity = Self.capacity(forCount: minimumCapacity)
+        self.capacity = capacity
+        self.growthLimit = Self.growthLimit(capacity)
+        control = .allocate(capacity: capacity)
+        control.initialize(repeating: 0, count: capacity)
+        slots = .allocate(capacity: capacity)
+        if isOrdered { links = .allocate(capacity: capacity) }
+        if isTimed { deadlines = .allocate(capacity: capacity) }
+        if isSized { sizes = .allocate(capacity: capacity) }
+    }
+
+    deinit {
+        for index in 0..<capacity where control[index] >= 0x80 {
+            (slots + index).deinitialize(count: 1)
+        }
+        control.deallocate()
+        slots.deallocate()
+        links?.deallocate()
+        deadlines?.deallocate()
+        sizes?.deallocate()
+    }
+
+    @inlinable
+    static func growthLimit(_ capacity: Int) -> Int { capacity - capacity / 8 }
+
+    @inlinable
+    static func capacity(forCount count: Int) -> Int { max(16, count + count / 7 + 2) }
+
+    /// Bytes held: slots, control bytes, extras and payload.
+    @usableFromInline
+    var estimatedBytes: Int {
+        var perSlot = MemoryLayout<Slot>.stride + 1
+        if isOrdered { perSlot += MemoryLayout<Link>.stride }
+        if isTimed { perSlot += 8 }
+        if isSized { perSlot += 4 }
+        return capacity * perSlot + payloadBytes
+    }
+
+    @inlinable
+    func home(_ hash: UInt64) -> Int {
+        Int(truncatingIfNeeded: hash.multipliedFullWidth(by: UInt64(truncatingIfNeeded: capacity)).high)
+    }
+
+    @inlinable
+    static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash) | 0x80 }
+
+    /// The slot holding `key`, or -1.
+    @inlinable
+    func find(_ key: Key, hash: UInt64) -> Int {
+        let tag = Self.tag(hash)
+        var index = home(hash)
+        while true {
+            let byte = control[index]
+            if byte == tag && slots[index].key == key { return index }
+            if byte == 0 { return -1 }
+            index &+= 1
+            if index == capacity { index = 0 }
+        }
+    }
+
+    /// Inserts a key known to be absent; returns its slot.
+    @inlinable
+    @discardableResult
+    func insertNew(_ key: Key, hash: UInt64, value: Value, deadline: UInt64, size: Int) -> Int {
+        if count + tombstones >= growthLimit { resize() }
+        var index = home(hash)
+        while control[index] >= 0x80 {
+            index &+= 1
+            if index == capacity { index = 0 }
+        }
+        if control[index] == 1 { tombstones -= 1 }
+        control[index] = Self.tag(hash)
+        (slots + index).initialize(to: Slot(key: key, value: value))
+        if let deadlines { deadlines[index] = deadline }
+        if let sizes {
+            sizes[index] = UInt32(clamping: size)
+            payloadBytes += size
+        }
+        if isOrdered { linkAtTail(index) }
+        count += 1
+        publishedCount.store(count, ordering: .relaxed)
+        return index
+    }
+
+    /// Replaces the value in an occupied slot and, in ordered tables, marks it most recent.
+    @inlinable
+    func update(at index: Int, value: Value, deadline: UInt64, size: Int) {
+        slots[index].value = value
+        if let deadlines { deadlines[index] = deadline }
+        if let sizes {
+            payloadBytes += size - Int(sizes[index])
+            sizes[index] = UInt32(clamping: size)
+        }
+        touch(index)
+    }
+
+    /// Marks an occupied slot most recently used.
+    @inlinable
+    func touch(_ index: Int) {
+        guard isOrdered, Int32(truncatingIfNeeded: index) != tail else { return }
+        unlink(index)
+        linkAtTail(index)
+    }
+
+    /// Removes the entry in an occupied slot and returns its value.
+    @inlinable
+    @discardableResult
+    func remove(at index: Int) -> Value {
+        let slot = (slots + index).move()
+        if isOrdered { unlink(index) }
+        if let sizes { payloadBytes -= Int(sizes[index]) }
+        let next = index + 1 == capacity ? 0 : index + 1
+        if control[next] == 0 {
+            // End of a probe run: this slot and the tombstones before it become empty again.
+            control[index] = 0
+            var previous = index == 0 ? capacity - 1 : index - 1
+            while control[previous] == 1 {
+                control[previous] = 0
+                tombstones -= 1
+                previous = previous == 0 ? capacity - 1 : previous - 1
+            }
+        } else {
+            control[index] = 1
+            tombstones += 1
+        }
+        count -= 1
+        publishedCount.store(count, ordering: .relaxed)
+        return slot.value
+    }
+
+    @inlinable
+    func isExpired(_ index: Int, now: UInt64) -> Bool {
+        guard let deadlines else { return false }
+        return deadlines[index] <= now
+    }
+
+    @inlinable
+    func linkAtTail(_ index: Int) {
+        let links = links.unsafelyUnwrapped
+        let position = Int32(truncatingIfNeeded: index)
+        links[index] = Link(previous: tail, next: -1)
+        if tail >= 0 { links[Int(tail)].next = position } else { head = position }
+        tail = position
+    }
+
+    @inlinable
+    func unlink(_ index: Int) {
+        let links = links.unsafelyUnwrapped
+        let link = links[index]
+        if link.previous >= 0 { links[Int(link.previous)].next = link.next } else { head = link.next }
+        if link.next >= 0 { links[Int(link.next)].previous = link.previous } else { tail = link.previous }
+    }
+
+    /// Rehashes into a table sized for the current count (growing by 1.5× when it is mostly full,
+    /// or at the same size when tombstones made it look full).
+    @usableFromInline
+    func resize() {
+        let newCapacity = tombstones > count / 2 ? capacity : max(16, capacity + capacity / 2)
+        let oldControl = control
+        let oldSlots = slots
+        let oldLinks = links
+        let oldDeadlines = deadlines
+        let oldSizes = sizes
+        let oldCapacity = capacity
+        let oldHead = head
+
+        capacity = newCapacity
+        growthLimit = Self.growthLimit(newCapacity)
+        control = .allocate(capacity: newCapacity)
+        control.initialize(repeating: 0, count: newCapacity)
+        slots = .allocate(capacity: newCapacity)
+        links = isOrdered ? .allocate(capacity: newCapacity) : nil
+        deadlines = isTimed ? .allocate(capacity: newCapacity) : nil
+        sizes = isSized ? .allocate(capacity: newCapacity) : nil
+        head = -1
+        tail = -1
+        tombstones = 0
+
+        func place(_ old: Int) {
+            let key = oldSlots[old].key
+            let hash = hasher.hash(key)
+            var index = home(hash)
+            while control[index] != 0 {
+                index &+= 1
+                if index == capacity { index = 0 }
+            }
+            control[index] = Self.tag(hash)
+            (slots + index).moveInitialize(from: oldSlots + old, count: 1)
+            if let deadlines { deadlines[index] = oldDeadlines.unsafelyUnwrapped[old] }
+            if let sizes { sizes[index] = oldSizes.unsafelyUnwrapped[old] }
+            if isOrdered { linkAtTail(index) }
+        }
+        if let oldLinks {
+            var cursor = oldHead
+            while cursor >= 0 {
+                let next = oldLinks[Int(cursor)].next
+                place(Int(cursor))
+                cursor = next
+            }
+        } else {
+            for old in 0..<oldCapacity where oldControl[old] >= 0x80 { place(old) }
+        }
+        oldControl.deallocate()
+        oldSlots.deallocate()
+        oldLinks?.deallocate()
+        oldDeadlines?.deallocate()
+        oldSizes?.deallocate()
+    }
+
+
+    /// Calls `body` with every entry: in recency order (oldest first) when ordered, else in slot order.
+    @inlinable
+    func forEach(_ body: (Key, Value) -> Void) {
+        if let links {
+            var cursor = head
+            while cursor >= 0 {
+                let index = Int(cursor)
+                body(slots[index].key, slots[index].value)
+                cursor = links[index].next
+            }
+        } else {
+            for index in 0..<capacity where control[index] >= 0x80 {
+                body(slots[index].key, slots[index].value)
+            }
+        }
+    }
+
+    /// Removes expired entries from the oldest end of the recency list, at most `budget` of them.
+    ///
+    /// In ttl-only tables the list is in write order, which is expiry order, so this finds every expired
+    /// entry; with LRU order it stops at the first live entry and the rest expire lazily on access.
+    @inlinable
+    func sweep(now: UInt64, budget: Int) -> Int {
+        guard isTimed, isOrdered else { return 0 }
+        var removed = 0
+        while removed < budget, head >= 0, deadlines.unsafelyUnwrapped[Int(head)] <= now {
+            remove(at: Int(head))
+            removed += 1
+        }
+        return removed
+    }
+
+    /// Removes every expired entry, scanning the whole table.
+    @usableFromInline
+    func removeAllExpired(now: UInt64) -> Int {
+        guard let deadlines else { return 0 }
+        var removed = 0
+        for index in 0..<capacity where control[index] >= 0x80 && deadlines[index] <= now {
+            remove(at: index)
+            removed += 1
+        }
+        return removed
+    }
+}
+
+/// A seeded hash: a multiply-xorshift mix for 64-bit integer keys (a few cycles instead of
+/// SipHash's ~11 ns), `Hasher` seeded per map for every other key type.
+@usableFromInline
+struct KeyHasher: Sendable {
+    @usableFromInline let seed: UInt64
+
+    @inlinable
+    init(seed: UInt64) { self.seed = seed }
+
+    @inlinable
+    static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
+        x = (x ^ (x >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        x = (x ^ (x >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        return x ^ (x >> 32)
+    }
+
+    @inlinable
+    func hash<Key: Hashable>(_ key: Key) -> UInt64 {
+        if Key.self == UInt64.self || Key.self == Int64.self || Key.self == Int.self || Key.self == UInt.self {
+            return Self.mix(unsafeBitCast(key, to: UInt64.self) ^ seed)
+        }
+        if Key.self == UInt32.self || Key.self == Int32.self {
+            return Self.mix(UInt64(unsafeBitCast(key, to: UInt32.self)) ^ seed)
+        }
+        var hasher = Hasher()
+        hasher.combine(seed)
+        hasher.combine(key)
+        return UInt64(UInt(bitPattern: hasher.finalize()))
+    }
+}

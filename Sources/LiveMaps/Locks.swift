@@ -1,0 +1,176 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Backs off while waiting for a lock: spin briefly, then yield the CPU, then sleep in short naps,
+/// so that a waiter on an oversubscribed machine does not burn the lock holder's time slice.
+@usableFromInline
+struct Backoff {
+    @usableFromInline var round = 0
+
+    @inlinable
+    init() {}
+
+    @inlinable
+    mutating func wait() {
+        round &+= 1
+        if round < 16 {
+            for _ in 0..<(1 << min(round, 6)) { spinHint() }
+        } else if round < 64 {
+            sched_yield()
+        } else {
+            usleep(50)
+        }
+    }
+}
+
+/// A compiler barrier that keeps the spin loop from being folded away.
+@inlinable
+func spinHint() {
+    withUnsafeMutablePointer(to: &spinSink) { _ in }
+}
+
+@usableFromInline nonisolated(unsafe) var spinSink = 0  // never read; only its address is taken, so no race is possible.
+
+/// A test-and-test-and-set lock on one atomic word, for the very short critical sections of a hash
+/// table operation.
+///
+/// Why not `Synchronization.Mutex`: on Linux it is a priority-inheritance futex whose handoff halves
+/// throughput when two threads share one lock (peers/README.md). Waiters here back off with
+/// ``Backoff`` (spin, yield, nap), so the lock stays usable with more threads than cores.
+@usableFromInline
+struct SpinLock: ~Copyable, Sendable {
+    @usableFromInline let state = Atomic<UInt32>(0)
+
+    @inlinable
+    init() {}
+
+    /// Acquires the lock; returns whether it had to wait (lock contention).
+    @inlinable
+    @discardableResult
+    func lock() -> Bool {
+        if state.compareExchange(expected: 0, desired: 1, successOrdering: .acquiring, failureOrdering: .relaxed).exchanged {
+            return false
+        }
+        lockSlow()
+        return true
+    }
+
+    @usableFromInline
+    func lockSlow() {
+        var backoff = Backoff()
+        while true {
+            if state.load(ordering: .relaxed) == 0,
+                state.compareExchange(expected: 0, desired: 1, successOrdering: .acquiring, failureOrdering: .relaxed).exchanged
+            {
+                return
+            }
+            backoff.wait()
+        }
+    }
+
+    @inlinable
+    func unlock() {
+        state.store(0, ordering: .releasing)
+    }
+}
+
+/// Per-thread-striped reader counts, each on its own 128-byte line, so that readers on different
+/// cores never write the same cache line. Used by ``StripedRWLock`` and by the left-right snapshot engine.
+@usableFromInline
+struct ReaderIndicator: ~Copyable, Sendable {
+    @usableFromInline static let stripes = 8
+    @usableFromInline static let spacing = 16  // 16 × 8 bytes = 128 bytes
+
+    @usableFromInline let cells: InlineArray<128, Atomic<Int>>
+
+    @inlinable
+    init() { cells = InlineArray { _ in Atomic<Int>(0) } }
+
+    @inlinable
+    static func currentStripe() -> Int { currentThreadStripe(mask: stripes - 1) &* spacing }
+
+    /// Announces a reader; sequentially consistent so that a writer's later scan sees it.
+    @inlinable
+    func arrive(_ stripe: Int) { cells[stripe].wrappingAdd(1, ordering: .sequentiallyConsistent) }
+
+    @inlinable
+    func depart(_ stripe: Int) { cells[stripe].wrappingSubtract(1, ordering: .releasing) }
+
+    @inlinable
+    var isEmpty: Bool {
+        for stripe in 0..<Self.stripes where cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) != 0 {
+            return false
+        }
+        return true
+    }
+
+    /// Waits until every reader that arrived before the call has departed; returns whether it waited.
+    @inlinable
+    @discardableResult
+    func waitUntilEmpty() -> Bool {
+        var waited = false
+        for stripe in 0..<Self.stripes {
+            var backoff = Backoff()
+            while cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) != 0 {
+                waited = true
+                backoff.wait()
+            }
+        }
+        return waited
+    }
+}
+
+/// A writer-preferring reader-writer lock whose readers write only their own stripe.
+///
+/// Why not `pthread_rwlock`: glibc's default prefers readers and collapses under two threads with any
+/// writes (peers/README.md); and a single reader count would bounce one cache line between cores on
+/// every read. Readers announce themselves in a striped ``ReaderIndicator`` and then check the writer
+/// flag (Dekker-style, both sequentially consistent); a writer takes the writer lock, raises the flag
+/// and waits for the indicator to drain. A reader that finds the flag raised steps back and enters
+/// through the writer lock, which keeps writers from starving readers.
+@usableFromInline
+struct StripedRWLock: ~Copyable, Sendable {
+    @usableFromInline let writerLock = SpinLock()
+    @usableFromInline let writerFlag = Atomic<Int>(0)
+    @usableFromInline let readers = ReaderIndicator()
+
+    @inlinable
+    init() {}
+
+    /// Enters as a reader; returns the stripe to pass to ``readUnlock(_:)`` and whether it waited.
+    @inlinable
+    func readLock() -> (stripe: Int, contended: Bool) {
+        let stripe = ReaderIndicator.currentStripe()
+        readers.arrive(stripe)
+        if writerFlag.load(ordering: .sequentiallyConsistent) == 0 { return (stripe, false) }
+        readers.depart(stripe)
+        // Slow path: queue behind the writers; while holding the writer lock no writer can raise the flag.
+        writerLock.lock()
+        readers.arrive(stripe)
+        writerLock.unlock()
+        return (stripe, true)
+    }
+
+    @inlinable
+    func readUnlock(_ stripe: Int) { readers.depart(stripe) }
+
+    /// Enters as the only writer; returns whether it waited.
+    @inlinable
+    func writeLock() -> Bool {
+        var contended = writerLock.lock()
+        writerFlag.store(1, ordering: .sequentiallyConsistent)
+        if readers.waitUntilEmpty() { contended = true }
+        return contended
+    }
+
+    @inlinable
+    func writeUnlock() {
+        writerFlag.store(0, ordering: .releasing)
+        writerLock.unlock()
+    }
+}
