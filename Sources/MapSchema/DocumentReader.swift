@@ -445,7 +445,9 @@ final class DocumentReader {
             guard let type = ScalarType(rawValue: typeName) else {
                 error(
                     at: value,
-                    "unknown type '\(typeScalar.string)' for field '\(fieldName)'" + Suggestion.hint(for: typeName, in: Self.scalarTypeNames)
+                    "unknown type '\(typeScalar.string)' for field '\(fieldName)'"
+                        + (Suggestion.closest(to: typeName, in: Self.scalarTypeNames).map { " (did you mean '\($0)'?)" }
+                            ?? " (expected string, int64, uint64, double, bool, bytes or json, with an optional trailing ?)")
                 )
                 isValid = false
                 continue

@@ -21,7 +21,7 @@ public enum GoDuration {
     public static func parse(_ text: String) throws -> Duration {
         let invalid = ParseError("invalid duration '\(text)' (expected a number and a unit such as 500us, 2ms, 1s, 15m, 1h30m)")
         let scalars = Array(text.unicodeScalars)
-        guard !scalars.isEmpty else { throw invalid }
+        guard !scalars.isEmpty, !scalars.contains(where: { $0.properties.isWhitespace }) else { throw invalid }
         if scalars == ["0"] { return .zero }
         if scalars.first == "-" { throw ParseError("duration '\(text)' is negative") }
         var index = scalars.startIndex

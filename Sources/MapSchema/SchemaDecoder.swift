@@ -151,7 +151,9 @@ struct DocumentChunk {
             current = []
             hasContent = false
         }
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for line in lines {
             lineNumber += 1
             if line.hasPrefix("---"), line.count == 3 || line.dropFirst(3).first == " " || line.dropFirst(3).first == "\t" || line.dropFirst(3).first == "\r" {
                 flush()
