@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import MapController
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a map's record of applies, promotions, rollbacks and quarantines.",
+        discussion: """
+            Oldest first, one row per event: TIME (local), ACTION (apply, promote, rollback, quarantine, \
+            invalid), VERSION, FROM (the version before), SOURCE (the file and git commit, or the apply \
+            client), SHA (the first 12 hex digits of the document's SHA-256) and REASON. A version listed \
+            here can be restored with `mapctl rollback NAME --to VERSION`.
+
+            -o json prints the history entries as the API returns them: time (RFC 3339), action, \
+            version, from_version, source, content_sha256, reason; newest last.
+
+            Exit status: 0 shown; 1 no such map; 64 usage error; 69 the controller cannot be reached.
+
+            Examples:
+              mapctl history user_cache
+              mapctl history user_cache -o json | jq -r '.[] | select(.action == "rollback") | .reason'
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The map.", valueName: "NAME"))
+    var name: String
+
+    @OptionGroup var client: ClientOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await Console.reporting {
+            let data = try await client.makeClient().expectSuccess("GET", "/v1/maps/\(ControllerClient.pathSegment(name))/history")
+            if output.isJSON {
+                Console.out(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+                return
+            }
+            let entries = try Self.decodeEntries(data)
+            if entries.isEmpty {
+                Console.out("\(name): no history")
+                return
+            }
+            var table = Table(header: ["TIME", "ACTION", "VERSION", "FROM", "SOURCE", "SHA", "REASON"])
+            for entry in entries {
+                let tint: Table.Tint =
+                    switch entry.action {
+                    case .rollback, .invalid: .danger
+                    case .quarantine: .warning
+                    case .promote: .good
+                    case .apply: .none
+                    }
+                table.append(
+                    [
+                        RFC3339.display(entry.time), entry.action.rawValue, entry.version ?? "-", entry.fromVersion ?? "-",
+                        entry.source ?? "-", entry.contentSHA256.map { String($0.prefix(12)) } ?? "-", entry.reason ?? "",
+                    ],
+                    tint: tint
+                )
+            }
+            table.render(useColor: output.useColor).forEach(Console.out)
+        }
+    }
+
+    /// The entries, whether the API sends them as a bare array or under `history` / `entries`.
+    static func decodeEntries(_ data: Data) throws -> [HistoryEntry] {
+        if let entries = try? ControllerClient.decoder.decode([HistoryEntry].self, from: data) { return entries }
+        struct Wrapped: Decodable {
+            var history: [HistoryEntry]?
+            var entries: [HistoryEntry]?
+        }
+        let wrapped = try ControllerClient.decode(Wrapped.self, from: data)
+        guard let entries = wrapped.history ?? wrapped.entries else {
+            throw CommandFailure("unexpected answer from the controller: no history entries")
+        }
+        return entries
+    }
+}
