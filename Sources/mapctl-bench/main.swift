@@ -1,1 +1,12 @@
-print("bench")
+import Foundation
+
+// mapctl-bench: benchmarks and test helpers, dispatched on the first argument.
+let arguments = CommandLine.arguments
+switch arguments.count > 1 ? arguments[1] : "" {
+case "state-crash-child":
+    // Hidden: the victim of the state store's crash test (Tests/MapControllerTests/StateStoreCrashTests.swift).
+    exit(StateCrashChild.run(Array(arguments.dropFirst(2))))
+default:
+    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\n".utf8))
+    exit(64)
+}
