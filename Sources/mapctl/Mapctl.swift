@@ -26,7 +26,7 @@ struct Mapctl: AsyncParsableCommand {
             """,
         subcommands: [
             Validate.self, Apply.self, Diff.self, Rollback.self, Status.self, History.self,
-            Get.self, Put.self, Delete.self,
+            Get.self, Put.self, Delete.self, Watch.self,
         ]
     )
 }

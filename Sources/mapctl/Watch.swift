@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MapSchema
+import MapServer
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the controller: watch DIR, host its maps and serve the HTTP API.",
+        discussion: """
+            Validates every schema file in DIR (*.yaml, *.yml; recursively, dotfiles and editor temp \
+            files ignored), builds a live map for each, and keeps them reconciled as files are created, \
+            changed, renamed or deleted (inotify, or polling with --poll; Kubernetes ConfigMap volumes \
+            work). A new version is judged during its rollback window and rolled back on its own when \
+            its health checks fail. Maps, the control API and Prometheus metrics are served over HTTP.
+
+            Prints `listening on http://HOST:PORT` on standard output once it serves (--listen with port \
+            0 picks a free port). State (applied versions, history, quarantines) and the API token live \
+            in the state directory (--state); a restart restores every map at its last live version. \
+            SIGTERM or SIGINT shuts down cleanly with exit status 0. Logs go to standard error.
+
+            Exit status: 0 shut down by a signal; 1 could not start (state unreadable, address in use); \
+            64 usage error.
+
+            Examples:
+              mapctl watch schemas
+              mapctl watch /etc/maps --listen 0.0.0.0:7468 --state /var/lib/mapctl --log-format json
+              mapctl watch schemas --listen 127.0.0.1:0 --poll 500ms --enable-fault-injection
+            """
+    )
+
+    /// `--log-format`.
+    enum LogFormatOption: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+
+        var format: LogFormat {
+            switch self {
+            case .text: .text
+            case .json: .json
+            }
+        }
+    }
+
+    /// `--log-level`, swift-log's levels.
+    enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+
+        var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+    }
+
+    @Argument(help: ArgumentHelp("The directory of schema files to watch.", valueName: "DIR"))
+    var directory: String
+
+    @Option(
+        help: ArgumentHelp(
+            "Where to serve: HOST:PORT, [IPv6]:PORT, :PORT or PORT; port 0 picks a free one. Off loopback, every endpoint but health needs the token.",
+            valueName: "ADDR"
+        )
+    )
+    var listen: String = "127.0.0.1:7468"
+
+    @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
+    var state: String = ".mapctl"
+
+    @Flag(help: "Drop a live map when its schema file is removed (default: keep it).")
+    var prune = false
+
+    @Option(help: ArgumentHelp("Poll DIR at this interval instead of using inotify, e.g. 500ms or 2s.", valueName: "INTERVAL"))
+    var poll: String?
+
+    @Flag(help: "Accept fault_injection in schemas, for tests and demos (SPEC §7).")
+    var enableFaultInjection = false
+
+    @Option(help: "Log format: text for people, json for machines.")
+    var logFormat: LogFormatOption = .text
+
+    @Option(help: "The lowest level logged.")
+    var logLevel: LogLevelOption = .info
+
+    func validate() throws {
+        do {
+            _ = try DaemonConfiguration.parseListenAddress(listen)
+        } catch {
+            throw ValidationError("--listen: \(error)")
+        }
+        if let poll {
+            guard let interval = try? GoDuration.parse(poll), interval > .zero else {
+                throw ValidationError("--poll must be a positive duration such as 500ms or 2s, not '\(poll)'")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("DIR '\(directory)' is not a directory")
+        }
+    }
+
+    func run() async throws {
+        let (host, port) = try DaemonConfiguration.parseListenAddress(listen)
+        let configuration = DaemonConfiguration(
+            directory: directory,
+            host: host,
+            port: port,
+            stateDirectory: state,
+            prune: prune,
+            pollInterval: try poll.map { try GoDuration.parse($0) },
+            enableFaultInjection: enableFaultInjection,
+            logFormat: logFormat.format
+        )
+        let format = logFormat.format
+        let level = logLevel.level
+        LoggingSystem.bootstrap { label in
+            var handler = format.makeHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "mapctl")
+        logger.logLevel = level
+        try await Console.reporting {
+            do {
+                try await Daemon.run(configuration: configuration, logger: logger) { url in
+                    print("listening on \(url)")
+                    fflush(nil)
+                }
+            } catch {
+                throw CommandFailure("watch: \(error)")
+            }
+        }
+    }
+}
