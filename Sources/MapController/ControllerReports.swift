@@ -245,6 +245,12 @@ public struct PlanEntry: Sendable, Hashable, Codable {
     public var reason: String?
     public var diagnostics: [Diagnostic]
     public var source: String?
+    /// A lower version than the live one: applied as a manual rollback through git (an `update` whose
+    /// `to_version` is below `from_version`). JSON `"downgrade": true`, absent otherwise.
+    public var isDowngrade: Bool = false
+    /// Valid on its own but refused against the live state (same version with other content, a breaking change
+    /// without a major bump); the action is `invalid` and `reason` says why. JSON `"refused": true`.
+    public var isRefused: Bool = false
 
     public init(
         name: String,
@@ -278,6 +284,40 @@ public struct PlanEntry: Sendable, Hashable, Codable {
         case changes
         case entriesDropped = "entries_dropped"
         case reason, diagnostics, source
+        case isDowngrade = "downgrade"
+        case isRefused = "refused"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(action, forKey: .action)
+        try c.encodeIfPresent(changeClass, forKey: .changeClass)
+        try c.encodeIfPresent(fromVersion, forKey: .fromVersion)
+        try c.encodeIfPresent(toVersion, forKey: .toVersion)
+        try c.encode(changes, forKey: .changes)
+        try c.encodeIfPresent(entriesDropped, forKey: .entriesDropped)
+        try c.encodeIfPresent(reason, forKey: .reason)
+        try c.encode(diagnostics, forKey: .diagnostics)
+        try c.encodeIfPresent(source, forKey: .source)
+        if isDowngrade { try c.encode(true, forKey: .isDowngrade) }
+        if isRefused { try c.encode(true, forKey: .isRefused) }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        action = try c.decode(Action.self, forKey: .action)
+        changeClass = try c.decodeIfPresent(ChangeClass.self, forKey: .changeClass)
+        fromVersion = try c.decodeIfPresent(String.self, forKey: .fromVersion)
+        toVersion = try c.decodeIfPresent(String.self, forKey: .toVersion)
+        changes = try c.decodeIfPresent([String].self, forKey: .changes) ?? []
+        entriesDropped = try c.decodeIfPresent(Int.self, forKey: .entriesDropped)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        diagnostics = try c.decodeIfPresent([Diagnostic].self, forKey: .diagnostics) ?? []
+        source = try c.decodeIfPresent(String.self, forKey: .source)
+        isDowngrade = try c.decodeIfPresent(Bool.self, forKey: .isDowngrade) ?? false
+        isRefused = try c.decodeIfPresent(Bool.self, forKey: .isRefused) ?? false
     }
 }
 
@@ -296,8 +336,10 @@ public struct ApplyReport: Sendable, Hashable, Codable {
 
     /// True when any map was or would be changed.
     public var hasChanges: Bool { plan.contains { $0.action != .unchanged } }
-    /// True when any document was invalid or refused.
-    public var hasFailures: Bool { plan.contains { $0.action == .invalid || $0.reason != nil && $0.action != .unchanged && $0.action != .quarantined } }
+    /// True when any document was invalid or refused (refusals are reported as `invalid` with `refused: true`).
+    ///
+    /// Quarantined documents are not failures: the controller did what it promised (SPEC §3.3).
+    public var hasFailures: Bool { plan.contains { $0.action == .invalid } }
 
     enum CodingKeys: String, CodingKey {
         case dryRun = "dry_run"

@@ -1,0 +1,400 @@
+import Foundation
+import LiveMaps
+import Logging
+import MapSchema
+import Rollout
+
+extension Controller {
+    // MARK: - Sources of documents
+
+    public func apply(yaml: [UInt8], source: String, isDryRun: Bool, prune: Bool) async throws(ControlPlaneError) -> ApplyReport {
+        guard yaml.count <= configuration.maxApplyBytes else {
+            throw ControlPlaneError(.tooLarge, code: "too_large", message: "the body is \(yaml.count) bytes, over the limit of \(configuration.maxApplyBytes)")
+        }
+        var options = SchemaDecoder.Options()
+        options.allowFaultInjection = configuration.allowFaultInjection
+        options.allowMultipleDocuments = true
+        options.maxFileBytes = configuration.maxApplyBytes
+        let result = SchemaDecoder(options: options).decode(yaml, file: source)
+        var invalid = result.invalid
+        if result.documents.isEmpty && invalid.isEmpty {
+            let errors = result.diagnostics.filter { $0.severity == .error }
+            if !errors.isEmpty { invalid.append(InvalidDocument(file: source, diagnostics: errors)) }
+        }
+        return ingest(
+            valid: result.documents.map { ($0, source) },
+            invalid: invalid.map { ($0, source) },
+            isDryRun: isDryRun,
+            prune: prune
+        )
+    }
+
+    /// Reconciles the maps to a directory of schema files (the watcher calls it on every change).
+    ///
+    /// The source of each document is its file path, with `@COMMIT` when the
+    /// directory is inside a git work tree (HEAD is read once per call).
+    /// Invalid files leave their map's live version untouched. With `prune`,
+    /// live maps with no file are dropped, unless a file was too broken to
+    /// tell which map it is.
+    public func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport {
+        directoryReconcilesBegun += 1
+        defer { directoryReconcilesDone += 1 }
+        var options = SchemaDecoder.Options()
+        options.allowFaultInjection = configuration.allowFaultInjection
+        let set = SchemaLoader.load(paths: [path], options: options)
+        let commit = GitRevision.head(containing: path)
+        func source(_ file: String) -> String { commit.map { "\(file)@\($0)" } ?? file }
+        var invalid = set.invalid
+        let accounted = Set(set.invalid.map(\.file)).union(set.documents.map(\.file))
+        for diagnostic in set.diagnostics where diagnostic.severity == .error && !accounted.contains(diagnostic.file) {
+            invalid.append(InvalidDocument(file: diagnostic.file, diagnostics: [diagnostic]))
+        }
+        unnamedInvalidFiles = Set(invalid.filter { $0.name == nil }.map(\.file))
+        if set.filesScanned == 0 && set.documents.isEmpty && !set.diagnostics.isEmpty {
+            logger.error("cannot read the schema directory", metadata: ["path": .string(path), "error": "\(set.diagnostics.first!)"])
+            return ApplyReport(dryRun: false, plan: [])
+        }
+        return ingest(
+            valid: set.documents.map { ($0, source($0.file)) },
+            invalid: invalid.map { ($0, source($0.file)) },
+            isDryRun: false,
+            prune: prune && unnamedInvalidFiles.isEmpty
+        )
+    }
+
+    // MARK: - Ingest → plan → reconcile
+
+    /// One path for every source: classify each document, then (unless a dry run) reconcile each map.
+    func ingest(
+        valid: [(SchemaDocument, String)],
+        invalid: [(InvalidDocument, String)],
+        isDryRun: Bool,
+        prune: Bool
+    ) -> ApplyReport {
+        var plan: [PlanEntry] = []
+        var touched: [String] = []
+        var valid = valid
+        var invalid = invalid
+
+        // Two documents for one map in one input: both are invalid, the map is left alone.
+        let names = valid.map(\.0.schema.name)
+        let duplicates = Set(names.filter { name in names.count { $0 == name } > 1 })
+        if !duplicates.isEmpty {
+            for (document, source) in valid where duplicates.contains(document.schema.name) {
+                let diagnostic = Diagnostic(
+                    file: document.file, line: document.nameLine, column: document.nameColumn,
+                    message: "map '\(document.schema.name)' is defined more than once"
+                )
+                invalid.append((InvalidDocument(file: document.file, name: document.schema.name, version: document.schema.version.description, diagnostics: [diagnostic]), source))
+            }
+            valid.removeAll { duplicates.contains($0.0.schema.name) }
+        }
+
+        var invalidNames: Set<String> = []
+        for (document, source) in invalid {
+            let diagnostics = document.diagnostics.filter { $0.severity == .error }
+            let entry = PlanEntry(
+                name: document.name ?? document.file,
+                action: .invalid,
+                toVersion: document.version,
+                reason: diagnostics.first?.message ?? "invalid document",
+                diagnostics: document.diagnostics,
+                source: source
+            )
+            plan.append(entry)
+            guard let name = document.name else {
+                logger.error("invalid schema file", metadata: ["file": .string(document.file), "reason": .string(entry.reason ?? "")])
+                if !isDryRun { counters.countReconcile("invalid") }
+                continue
+            }
+            invalidNames.insert(name)
+            if !isDryRun {
+                markInvalid(name, diagnostics: document.diagnostics, source: source, version: document.version)
+                touched.append(name)
+            }
+        }
+
+        for (document, source) in valid {
+            let name = document.schema.name
+            let decision = self.plan(document, source: source)
+            plan.append(decision.entry)
+            if !isDryRun {
+                execute(decision, document: document, source: source)
+                touched.append(name)
+            }
+        }
+
+        if prune {
+            let keep = Set(valid.map(\.0.schema.name)).union(invalidNames)
+            for name in records.keys.sorted() where !keep.contains(name) && records[name]?.state.liveVersion != nil {
+                plan.append(PlanEntry(name: name, action: .prune, fromVersion: records[name]?.state.liveVersion?.description, reason: "no document for this map"))
+                if !isDryRun { pruneMap(name) }
+            }
+        }
+        let results = isDryRun ? [] : touched.compactMap { records[$0].map(status(of:)) }
+        return ApplyReport(dryRun: isDryRun, plan: plan, results: results)
+    }
+
+    /// Classifies one document against the map's live state.
+    func plan(_ document: SchemaDocument, source: String) -> PlanDecision {
+        let name = document.schema.name
+        let record = records[name]
+        var live: Planner.Live?
+        if let liveDocument = record?.live, let map = registry[name] {
+            let instance = map.governed.live
+            live = Planner.Live(
+                schema: liveDocument.schema,
+                contentSHA256: liveDocument.contentSHA256,
+                entries: instance.count,
+                entriesDropped: { instance.entriesDropped(by: $0) }
+            )
+        }
+        let quarantine = record?.state.quarantined.first {
+            $0.version == document.schema.version && $0.contentSHA256 == document.contentSHA256
+        }
+        let known = try? store.document(name: name, version: document.schema.version)
+        return Planner.plan(document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
+    }
+
+    /// Carries out a plan decision; a failure to persist keeps the document pending and requeues it.
+    func execute(_ decision: PlanDecision, document: SchemaDocument, source: String) {
+        let name = document.schema.name
+        do {
+            switch decision.kind {
+            case .create:
+                try create(document, source: source)
+                counters.countReconcile("success")
+            case .update(let kind, let carriesData):
+                try update(to: document, source: source, kind: kind, carriesData: carriesData, dropped: decision.entry.entriesDropped)
+                counters.countReconcile("success")
+            case .downgrade(let carriesData):
+                try rollBack(
+                    name, to: document, reason: decision.entry.reason ?? "downgrade", trigger: .downgrade,
+                    source: source, carriesData: carriesData
+                )
+                counters.countReconcile("success")
+            case .unchanged:
+                try acceptUnchanged(document, source: source)
+                counters.countReconcile("unchanged")
+            case .refused(let reason):
+                let diagnostic = Diagnostic(file: document.file, line: document.line, column: 0, message: reason)
+                markInvalid(name, diagnostics: [diagnostic], source: source, version: document.schema.version.description)
+            case .quarantined(let reason):
+                logger.info(
+                    "quarantined version not applied",
+                    metadata: ["map": .string(name), "version": .string(document.schema.version.description), "reason": .string(reason)]
+                )
+                counters.countReconcile("unchanged")
+            }
+            records[name]?.pending = nil
+            requeue.forget(name)
+        } catch {
+            counters.countReconcile("error")
+            logger.error(
+                "reconcile failed; retrying with backoff",
+                metadata: ["map": .string(name), "version": .string(document.schema.version.description), "error": "\(error)"]
+            )
+            if records[name] == nil { records[name] = MapRecord(state: PersistedMapState(name: name)) }
+            records[name]?.pending = PendingDocument(document: document, source: source)
+            requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.maxRequeueBackoff)
+            wake()
+        }
+    }
+
+    /// Level-triggered retry: plans the pending document again against what is live now.
+    func reconcilePending(_ name: String) {
+        guard let pending = records[name]?.pending else { return }
+        execute(plan(pending.document, source: pending.source), document: pending.document, source: pending.source)
+    }
+
+    // MARK: - Changes
+
+    func applied(_ document: SchemaDocument, source: String) -> AppliedDocument {
+        AppliedDocument(
+            name: document.schema.name, version: document.schema.version, contentSHA256: document.contentSHA256,
+            yaml: document.text, source: source, appliedAt: clock.currentDate
+        )
+    }
+
+    func history(
+        _ action: HistoryEntry.Action, version: SemanticVersion?, from: SemanticVersion? = nil,
+        source: String?, sha: String?, reason: String?
+    ) -> HistoryEntry {
+        HistoryEntry(
+            time: clock.currentDate, action: action, version: version?.description, fromVersion: from?.description,
+            source: source, contentSHA256: sha, reason: reason
+        )
+    }
+
+    func makeInstance(_ schema: MapSchema) -> DynamicMap {
+        DynamicMap(schema: schema, clock: configuration.mapClock)
+    }
+
+    func create(_ document: SchemaDocument, source: String) throws(StateStoreError) {
+        let name = document.schema.name
+        var record = records[name] ?? MapRecord(state: PersistedMapState(name: name))
+        let instance = makeInstance(document.schema)
+        var state = record.state
+        state.liveVersion = document.schema.version
+        state.liveSHA256 = document.contentSHA256
+        state.standby = nil
+        state.windowEndsAt = nil
+        setDesired(&state, document, source: source)
+        let entry = history(.apply, version: document.schema.version, source: source, sha: document.contentSHA256, reason: "create")
+        try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
+        record.state = state
+        record.live = document
+        record.standby = nil
+        record.rollout = nil
+        record.tally = CheckTally()
+        records[name] = record
+        registry.set(ManagedMap(name: name, live: instance, breakerPolicy: document.schema.circuitBreaker, clock: clock), for: name)
+        counters.registerMap(name)
+        logger.info("map created", metadata: ["map": .string(name), "version": .string(document.schema.version.description), "source": .string(source)])
+    }
+
+    func update(
+        to document: SchemaDocument, source: String, kind: ChangeKind?, carriesData: Bool, dropped: Int?
+    ) throws(StateStoreError) {
+        let name = document.schema.name
+        guard var record = records[name], let previous = record.live, let map = registry[name] else {
+            return try create(document, source: source)
+        }
+        let schema = document.schema
+        let midWindow = record.rollout != nil && record.standby != nil
+        let next: GovernedMap<DynamicMap>.NextStandby
+        var standbyDocument: SchemaDocument?
+        var standbyMode: RolloutPolicy.Standby
+        if midWindow, let stable = record.standby {
+            // A new version mid-window is judged against the last promoted version, which stays the standby.
+            standbyDocument = stable
+            standbyMode = record.state.standby?.mode ?? schema.rollout.standby
+            next = .keepCurrent(freeze: !carriesData)
+        } else {
+            standbyDocument = previous
+            standbyMode = schema.rollout.standby
+            if !carriesData {
+                next = .previousLive(.frozen)
+            } else {
+                next = standbyMode == .warm ? .previousLive(.warm) : .none
+            }
+        }
+        let window = schema.rollbackWindow
+        var state = record.state
+        state.liveVersion = schema.version
+        state.liveSHA256 = document.contentSHA256
+        state.standby = standbyDocument.map { .init(version: $0.schema.version, mode: carriesData ? standbyMode : .cold) }
+        state.windowEndsAt = clock.currentDate.addingTimeInterval(window.timeInterval)
+        state.reason = nil
+        setDesired(&state, document, source: source)
+        var reason = "update (\(kind?.rawValue ?? "no data change"))"
+        if let dropped, dropped > 0 { reason += ", \(dropped) entries dropped" }
+        if midWindow { reason += ", replacing \(previous.schema.version) mid-window; standby stays \(standbyDocument!.schema.version)" }
+        let entry = history(.apply, version: schema.version, from: previous.schema.version, source: source, sha: document.contentSHA256, reason: reason)
+        try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
+
+        let report = map.governed.rebuild(into: makeInstance(schema), standby: next, carriesData: carriesData)
+        map.adoptBreaker(schema.circuitBreaker)
+        record.state = state
+        record.live = document
+        record.standby = standbyDocument
+        record.tally = CheckTally()
+        let now = clock.now
+        let analysis = RolloutAnalysis(policy: schema.rollout, startedAt: now, window: window)
+        record.rollout = RolloutProgress(
+            version: schema.version, analysis: analysis, baseline: map.governed.live.counters.snapshot(),
+            nextCheck: analysis.nextCheck(after: now)
+        )
+        records[name] = record
+        wake()
+        logger.info(
+            "map updated",
+            metadata: [
+                "map": .string(name), "version": .string(schema.version.description),
+                "from_version": .string(previous.schema.version.description), "source": .string(source),
+                "reason": .string(reason), "copied": .stringConvertible(report.copied), "dropped": .stringConvertible(report.dropped),
+                "pause_us": .stringConvertible(report.pause.microseconds),
+            ]
+        )
+    }
+
+    func acceptUnchanged(_ document: SchemaDocument, source: String) throws(StateStoreError) {
+        let name = document.schema.name
+        guard var record = records[name] else { return }
+        var state = record.state
+        setDesired(&state, document, source: source)
+        if state.desiredVersion != record.state.desiredVersion { state.reason = nil }
+        guard state != record.state else { return }
+        try store.save(state, at: clock.currentDate)
+        record.state = state
+        records[name] = record
+    }
+
+    /// Desired = this valid document; any invalid mark goes, and so do quarantines: a document with
+    /// another version or other content arrived (SPEC §3.3).
+    func setDesired(_ state: inout PersistedMapState, _ document: SchemaDocument, source: String) {
+        state.desiredVersion = document.schema.version
+        state.desiredSHA256 = document.contentSHA256
+        state.desiredSource = source
+        state.invalid = nil
+        if !state.quarantined.isEmpty {
+            logger.info(
+                "quarantine released by a new document",
+                metadata: [
+                    "map": .string(state.name), "version": .string(document.schema.version.description),
+                    "released": .string(state.quarantined.map(\.version.description).joined(separator: ",")),
+                ]
+            )
+            state.quarantined = []
+        }
+    }
+
+    /// Records an invalid document: the live version is untouched; status, log, history and metric say so.
+    func markInvalid(_ name: String, diagnostics: [Diagnostic], source: String, version: String?) {
+        counters.countReconcile("invalid")
+        var record = records[name] ?? MapRecord(state: PersistedMapState(name: name))
+        let reason = diagnostics.first { $0.severity == .error }?.message ?? "invalid document"
+        logger.error("invalid schema document; live version untouched", metadata: [
+            "map": .string(name), "version": .string(version ?? "?"), "source": .string(source), "reason": .string(reason),
+        ])
+        // The same invalid input again changes nothing (no new history entry).
+        if let current = record.state.invalid, current.diagnostics == diagnostics, current.source == source {
+            records[name] = record
+            return
+        }
+        var state = record.state
+        state.invalid = .init(diagnostics: diagnostics, source: source, at: clock.currentDate)
+        let entry = HistoryEntry(
+            time: clock.currentDate, action: .invalid, version: version, fromVersion: state.liveVersion?.description,
+            source: source, contentSHA256: nil, reason: reason
+        )
+        do {
+            try store.save(state, appending: [entry], at: clock.currentDate)
+        } catch {
+            logger.error("could not record an invalid document", metadata: ["map": .string(name), "error": "\(error)"])
+        }
+        record.state = state
+        records[name] = record
+    }
+
+    func pruneMap(_ name: String) {
+        do {
+            try store.deleteMap(name: name)
+        } catch {
+            logger.error("could not prune a map", metadata: ["map": .string(name), "error": "\(error)"])
+            return
+        }
+        records[name] = nil
+        registry.set(nil, for: name)
+        logger.info("map pruned", metadata: ["map": .string(name)])
+    }
+}
+
+extension Duration {
+    var timeInterval: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
+    var microseconds: Double { timeInterval * 1e6 }
+}

@@ -1,0 +1,181 @@
+import Foundation
+public import LiveMaps
+public import Logging
+import MapSchema
+public import Rollout
+
+/// The controller: reconciles live maps to the documents it receives, rebuilds
+/// them online, judges new versions during their window and rolls them back.
+///
+/// The daemon (and an embedding service) makes one, calls ``start()`` before
+/// serving anything, runs ``run()`` for as long as it lives and calls
+/// ``shutdown()`` on a clean exit:
+///
+/// ```swift
+/// let controller = try Controller(configuration: .init(stateDirectory: ".mapctl"), logger: logger)
+/// try await controller.start()          // restores every map at its last live version
+/// async let loop: Void = controller.run()
+/// _ = await controller.reconcileDirectory("schemas", prune: false)
+/// ```
+///
+/// Every change of state goes through the actor; the entry API does not (reads
+/// and writes go straight to the governed maps, which the actor swaps).
+public actor Controller: ControlPlane {
+    /// How the controller runs.
+    public struct Configuration: Sendable {
+        /// Where the state database (and the API token) live.
+        public var stateDirectory: String
+        /// Accept `fault_injection` in schemas (`--enable-fault-injection`, SPEC §7).
+        public var allowFaultInjection: Bool
+        /// Time for checks, windows, cooldowns and history.
+        public var clock: any RolloutClock
+        /// Time for the maps' ttl.
+        public var mapClock: any MapClock
+        /// The largest apply body accepted.
+        public var maxApplyBytes: Int
+        /// Backoff of a reconcile that failed (the store refused to write): first delay, doubled up to the maximum.
+        public var requeueBackoff: Duration
+        public var maxRequeueBackoff: Duration
+
+        public init(
+            stateDirectory: String = ".mapctl",
+            allowFaultInjection: Bool = false,
+            clock: any RolloutClock = SystemRolloutClock(),
+            mapClock: any MapClock = SystemMapClock(),
+            maxApplyBytes: Int = 4 << 20,
+            requeueBackoff: Duration = .milliseconds(500),
+            maxRequeueBackoff: Duration = .seconds(60)
+        ) {
+            self.stateDirectory = stateDirectory
+            self.allowFaultInjection = allowFaultInjection
+            self.clock = clock
+            self.mapClock = mapClock
+            self.maxApplyBytes = maxApplyBytes
+            self.requeueBackoff = requeueBackoff
+            self.maxRequeueBackoff = maxRequeueBackoff
+        }
+    }
+
+    public nonisolated let configuration: Configuration
+    let logger: Logger
+    let store: StateStore
+    let clock: any RolloutClock
+    /// The governed maps, readable without the actor (entry API, typed handles).
+    nonisolated let registry = MapRegistry()
+
+    var records: [String: MapRecord] = [:]
+    var counters = ControllerCounters()
+    var requeue = ReconcileQueue()
+    /// Files of the last directory reconcile that are invalid without a readable map name.
+    var unnamedInvalidFiles: Set<String> = []
+    var hasStarted = false
+    var directoryReconcilesBegun = 0
+    var directoryReconcilesDone = 0
+    var isShutDown = false
+    /// The run loop's current sleep, cancelled to wake it early (a new window, a requeue).
+    var sleeper: Task<Void, Never>?
+
+    /// Opens the state database. Nothing is restored or served until ``start()``.
+    ///
+    /// - Throws: ``StateStoreError`` when the state directory or database cannot be opened.
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = configuration.clock
+        self.store = try StateStore(directory: configuration.stateDirectory)
+    }
+
+    /// True once ``start()`` restored the maps and the first directory reconcile, if one began, is done.
+    public var isReady: Bool {
+        hasStarted && directoryReconcilesDone >= min(directoryReconcilesBegun, 1)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Restores every map at its last live version and applies the crash-loop rule, before anything is served.
+    ///
+    /// An unclean end of the previous run while a version was in its window
+    /// counts as a fault of that version: more than its `max_faults` rolls it
+    /// back here, at once.
+    ///
+    /// - Throws: ``StateStoreError`` when the state cannot be read.
+    public func start() async throws {
+        guard !hasStarted else { return }
+        let run = try store.beginRun(at: clock.currentDate)
+        if !run.previousRunEndedCleanly, run.previousRunStartedAt != nil {
+            logger.warning(
+                "previous run ended uncleanly",
+                metadata: ["maps_in_window": .string(run.mapsInWindow.map { "\($0.name)@\($0.version)" }.joined(separator: ","))]
+            )
+        }
+        for state in try store.mapStates() {
+            restore(state)
+        }
+        for crashed in run.crashedVersions {
+            judgeStartupFault(of: crashed)
+        }
+        hasStarted = true
+        logger.info("controller started", metadata: ["maps": .stringConvertible(records.count), "run": .stringConvertible(run.runID)])
+    }
+
+    /// Checks rollouts every `interval`, promotes at window ends and retries failed reconciles, until cancelled.
+    public func run() async throws {
+        if !hasStarted { try await start() }
+        while !Task.isCancelled {
+            tick()
+            let deadline = nextDeadline()
+            let clock = self.clock
+            let sleep = Task<Void, Never> {
+                try? await clock.sleep(until: deadline)
+            }
+            sleeper = sleep
+            await withTaskCancellationHandler {
+                await sleep.value
+            } onCancel: {
+                sleep.cancel()
+            }
+            sleeper = nil
+        }
+    }
+
+    /// Marks the run as ended cleanly, so that the next start counts no crash.
+    public func shutdown() async {
+        guard !isShutDown else { return }
+        isShutDown = true
+        sleeper?.cancel()
+        do {
+            try store.endRunCleanly(at: clock.currentDate)
+            logger.info("controller shut down cleanly")
+        } catch {
+            logger.error("could not mark the run as ended cleanly", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Wakes the run loop so that it recomputes its next deadline.
+    func wake() {
+        sleeper?.cancel()
+    }
+
+    /// When the run loop must look again: the next check, window end or requeue; at most a minute away.
+    func nextDeadline() -> RolloutInstant {
+        var deadline = clock.now + .seconds(60)
+        for record in records.values {
+            if let progress = record.rollout { deadline = min(deadline, progress.nextCheck) }
+        }
+        if let due = requeue.nextDue { deadline = min(deadline, due) }
+        return deadline
+    }
+
+    /// One pass of the loop: every rollout check that is due, every requeued reconcile that is due.
+    ///
+    /// The run loop calls it; tests call it after moving a manual clock.
+    package func tick() {
+        let now = clock.now
+        for name in records.keys.sorted() {
+            checkRollout(of: name, at: now)
+        }
+        for name in requeue.takeDue(at: now) {
+            reconcilePending(name)
+        }
+    }
+}

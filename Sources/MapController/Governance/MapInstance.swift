@@ -1,0 +1,29 @@
+/// What a ``GovernedMap`` needs of one live instance.
+///
+/// `DynamicMap` conforms (see `DynamicMap+MapInstance.swift`); tests and the
+/// benchmark can plug a plain dictionary behind a lock to measure the
+/// governance on its own.
+package protocol MapInstance: AnyObject, Sendable {
+    associatedtype Key: Hashable & Sendable
+    associatedtype Value: Sendable
+    associatedtype Failure: Error
+
+    /// A counted read.
+    func get(_ key: Key) throws(Failure) -> Value?
+    /// A counted write.
+    func put(_ key: Key, _ value: Value) throws(Failure)
+    /// A counted delete; true when the key was there.
+    func delete(_ key: Key) throws(Failure) -> Bool
+    /// A counted compare-and-set: stores `new` (nil deletes) when the current value is `expected` (nil: absent).
+    func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(Failure) -> Bool
+
+    /// The current value without counting an operation (the rebuild's replay reads through it).
+    func peek(_ key: Key) -> Value?
+    /// Every entry at one consistent point in time.
+    func snapshot() -> [(Key, Value)]
+    /// Carries entries in without counting them as operations; returns how many were dropped because they do not fit.
+    func carry(_ entries: [(Key, Value)]) -> Int
+    /// Removes a key without counting an operation.
+    func discard(_ key: Key)
+    var count: Int { get }
+}
