@@ -11,7 +11,7 @@ struct Diff: AsyncParsableCommand {
             (compatible, lossy or breaking) with each change and the entries that would be dropped; \
             unchanged; or invalid, with compiler-style diagnostics on standard error.
 
-            Exit status, as kubectl diff: 0 nothing would change; 1 something would change; 2 an error \
+            Exit status: as kubectl diff, 0 nothing would change; 1 something would change; 2 an error \
             (an invalid document, a refused request); 64 usage error; 69 the controller cannot be reached.
 
             Examples:
