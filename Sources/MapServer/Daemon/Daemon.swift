@@ -1,0 +1,163 @@
+import Hummingbird
+public import Logging
+import MapController
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// What the daemon needs of a controller beyond ``ControlPlane``: restoring state,
+/// the checks loop, the clean-run marker, and reconciling the watched directory.
+protocol DaemonController: ControlPlane {
+    func start() async throws
+    func run() async throws
+    func shutdown() async
+    func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport
+}
+
+/// `mapctl watch`: the controller, the directory watcher and the HTTP server as
+/// Services of one `ServiceGroup` (SPEC §3.6, §4, §5).
+public enum Daemon {
+    /// Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully.
+    ///
+    /// In order: the controller restores its state (before anything is served); the API
+    /// token is read or made in `STATE/token`; then the controller's checks loop, the
+    /// watcher (whose first reconcile makes the daemon ready) and the HTTP server start
+    /// together. On a signal they stop in reverse order and the controller writes its
+    /// clean-run marker.
+    ///
+    /// - Parameters:
+    ///   - configuration: what `mapctl watch` was given.
+    ///   - logger: where everything logs.
+    ///   - onListening: called once with `http://HOST:PORT` when the server accepts
+    ///     connections (the port actually bound when 0 was asked for).
+    /// - Throws: when the controller cannot start (state unreadable), the token cannot be
+    ///   made, or the server cannot bind.
+    public static func run(
+        configuration: DaemonConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (String) -> Void
+    ) async throws {
+        throw DaemonError("the controller is not available in this build yet")
+    }
+
+    static func serve(
+        controller: some DaemonController,
+        configuration: DaemonConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (String) -> Void
+    ) async throws {
+        try await controller.start()
+        do {
+            let token = try APIToken.loadOrCreate(stateDirectory: configuration.stateDirectory)
+            let authorization = APIAuthorization(token: token, listeningOn: configuration.host)
+            if authorization.requiresTokenForAll {
+                logger.notice(
+                    "listening beyond loopback: every endpoint but /healthz and /readyz needs the token",
+                    metadata: ["host": "\(configuration.host)"]
+                )
+            }
+
+            let httpMetrics = PrometheusCollectorRegistry()
+            var routes = configuration.routes
+            routes.additionalMetrics.append(httpMetrics)
+            let router = Router()
+            router.add(middleware: JSONErrorMiddleware())
+            router.add(middleware: HTTPMetricsMiddleware(registry: httpMetrics))
+            addMapctlRoutes(to: router, controlPlane: controller, authorization: authorization, configuration: routes)
+
+            let host = configuration.host
+            let server = Application(
+                router: router,
+                configuration: ApplicationConfiguration(address: .hostname(host, port: configuration.port), serverName: "mapctl"),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? configuration.port
+                    let shownHost = host.contains(":") ? "[\(host)]" : host
+                    onListening("http://\(shownHost):\(port)")
+                },
+                logger: logger
+            )
+
+            let directory = configuration.directory
+            let prune = configuration.prune
+            let watcherLogger = logger
+            let watcher = DirectoryWatcher(
+                configuration: DirectoryWatcher.Configuration(
+                    directory: directory,
+                    pollInterval: configuration.pollInterval,
+                    resyncInterval: configuration.resyncInterval
+                ),
+                logger: logger
+            ) { trigger in
+                let report = await controller.reconcileDirectory(directory, prune: prune)
+                logReconcile(report, trigger: trigger, logger: watcherLogger)
+            }
+
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [ControllerLoopService(controller: controller, logger: logger), watcher, server],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+            )
+            try await group.run()
+        } catch {
+            await controller.shutdown()
+            throw error
+        }
+        await controller.shutdown()
+        logger.info("shut down cleanly")
+    }
+
+    static func logReconcile(_ report: ApplyReport, trigger: DirectoryWatcher.Trigger, logger: Logger) {
+        for entry in report.plan {
+            switch entry.action {
+            case .unchanged:
+                continue
+            case .invalid:
+                for diagnostic in entry.diagnostics {
+                    logger.warning("\(diagnostic.description)", metadata: ["map": "\(entry.name)"])
+                }
+                if entry.diagnostics.isEmpty {
+                    logger.warning("invalid schema", metadata: ["map": "\(entry.name)", "reason": "\(entry.reason ?? "")"])
+                }
+            default:
+                var metadata: Logger.Metadata = ["map": "\(entry.name)", "action": "\(entry.action.rawValue)"]
+                if let from = entry.fromVersion { metadata["from"] = "\(from)" }
+                if let to = entry.toVersion { metadata["to"] = "\(to)" }
+                if let reason = entry.reason { metadata["reason"] = "\(reason)" }
+                if let source = entry.source { metadata["source"] = "\(source)" }
+                logger.info("reconciled", metadata: metadata)
+            }
+        }
+        if case .start = trigger {
+            logger.info("first reconcile done", metadata: ["maps": "\(report.plan.count)"])
+        }
+    }
+}
+
+/// The controller's long-running loop (rollout checks, promotions, breaker) as a Service.
+struct ControllerLoopService<Controller: DaemonController>: Service {
+    let controller: Controller
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await controller.run()
+            }
+        } catch is CancellationError {
+            // Cancelled by the graceful shutdown: the normal way out.
+        }
+    }
+}
+
+/// The daemon could not run.
+public struct DaemonError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

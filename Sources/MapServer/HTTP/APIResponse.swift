@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import MapController
+import MapSchema
+
+/// Building the API's responses: JSON bodies, and errors as `{"error": {"code", "message"}}`
+/// (plus `"diagnostics"` for schemas) with the right status (SPEC §5).
+enum APIResponse {
+    static let jsonContentType = "application/json; charset=utf-8"
+
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        do {
+            var data = try makeEncoder().encode(value)
+            data.append(UInt8(ascii: "\n"))
+            return raw(data, status: status, headers: headers)
+        } catch {
+            return self.error(.internalServerError, code: "encoding_failed", message: "cannot encode the response: \(error)")
+        }
+    }
+
+    static func raw(_ bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok, contentType: String = jsonContentType, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = contentType
+        let buffer = ByteBuffer(bytes: bytes)
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+
+    static func noContent() -> Response {
+        Response(status: .noContent)
+    }
+
+    struct ErrorBody: Encodable {
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+        }
+
+        var error: Detail
+        var diagnostics: [Diagnostic]?
+        /// The apply report, for a 422 from `POST /v1/apply`.
+        var report: ApplyReport?
+    }
+
+    static func error(
+        _ status: HTTPResponse.Status,
+        code: String,
+        message: String,
+        diagnostics: [Diagnostic] = [],
+        report: ApplyReport? = nil,
+        headers: HTTPFields = [:]
+    ) -> Response {
+        let body = ErrorBody(error: .init(code: code, message: message), diagnostics: diagnostics.isEmpty ? nil : diagnostics, report: report)
+        do {
+            var data = try makeEncoder().encode(body)
+            data.append(UInt8(ascii: "\n"))
+            return raw(data, status: status, headers: headers)
+        } catch {
+            // Only strings and integers are encoded above: this cannot fail, but never crash on it.
+            return raw(Array(#"{"error":{"code":"internal","message":"cannot encode an error"}}"#.utf8), status: .internalServerError)
+        }
+    }
+
+    static func error(_ error: ControlPlaneError) -> Response {
+        var headers: HTTPFields = [:]
+        if let retryAfter = error.retryAfter {
+            headers[.retryAfter] = String(retryAfterSeconds(retryAfter))
+        }
+        return self.error(
+            status(forCode: error.httpStatus),
+            code: error.code,
+            message: error.message,
+            diagnostics: error.diagnostics,
+            headers: headers
+        )
+    }
+
+    static func status(forCode code: Int) -> HTTPResponse.Status {
+        switch code {
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 409: .conflict
+        case 413: .contentTooLarge
+        case 422: .unprocessableContent
+        case 503: .serviceUnavailable
+        case 500: .internalServerError
+        default: HTTPResponse.Status(code: code)
+        }
+    }
+
+    /// Whole seconds, rounded up, at least 1: `Retry-After: 0` would invite a busy loop.
+    static func retryAfterSeconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let rounded = attoseconds > 0 ? seconds + 1 : seconds
+        return max(1, rounded)
+    }
+}

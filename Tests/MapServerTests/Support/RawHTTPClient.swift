@@ -1,0 +1,150 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A response as the wire carried it.
+struct RawHTTPResponse: Sendable, CustomStringConvertible {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The body as a JSON object (nil when it is not one).
+    var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) as? [String: Any]
+    }
+
+    /// `error.code` of an error body.
+    var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+
+    var description: String { "HTTP \(status) \(text)" }
+}
+
+struct RawHTTPError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A minimal HTTP/1.1 client over a blocking socket, run on a thread of its own so that
+/// it never blocks the cooperative pool the server's handlers run on. It can send
+/// anything, malformed requests included: that is what it is for.
+enum RawHTTPClient {
+    static func request(
+        port: Int,
+        method: String,
+        path: String,
+        headers: [(String, String)] = [],
+        body: [UInt8] = [],
+        timeoutSeconds: Int = 20
+    ) async throws -> RawHTTPResponse {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) {
+            head += "Content-Length: \(body.count)\r\n"
+        }
+        head += "\r\n"
+        return try await send(port: port, bytes: Array(head.utf8) + body, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Sends raw bytes and reads the response until the server closes the connection.
+    static func send(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20) async throws -> RawHTTPResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int) throws -> RawHTTPResponse {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTPError(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw RawHTTPError(description: "connect to port \(port): errno \(errno)") }
+
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            // The server may answer (413) and close before it has read everything: read what it said.
+            if written <= 0 { break }
+            offset += written
+        }
+        shutdown(fd, Int32(SHUT_WR))
+
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if received.isEmpty { throw RawHTTPError(description: "recv: errno \(errno)") }
+                break
+            }
+            if count == 0 { break }
+            received.append(contentsOf: chunk[..<count])
+            if let response = parse(received), response.complete { return response.response }
+        }
+        guard let response = parse(received) else {
+            throw RawHTTPError(description: "no HTTP response (\(received.count) bytes)")
+        }
+        return response.response
+    }
+
+    private static func parse(_ bytes: [UInt8]) -> (response: RawHTTPResponse, complete: Bool)? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+        let headText = String(decoding: bytes[..<end], as: UTF8.self)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { return nil }
+        var headers: [(String, String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        var body = Array(bytes[(end + 4)...])
+        var complete = false
+        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+            complete = body.count >= length
+            body = Array(body.prefix(length))
+        } else if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
+            guard let decoded = decodeChunked(body) else { return (RawHTTPResponse(status: status, headers: headers, body: body), false) }
+            body = decoded
+            complete = true
+        } else if status == 204 || status == 304 {
+            complete = true
+        }
+        return (RawHTTPResponse(status: status, headers: headers, body: body), complete)
+    }
+
+    private static func decodeChunked(_ bytes: [UInt8]) -> [UInt8]? {
+        var out: [UInt8] = []
+        var index = 0
+        while true {
+            guard let lineEnd = (index..<max(index, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else { return nil }
+            let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText, radix: 16) else { return nil }
+            index = lineEnd + 2
+            if size == 0 { return out }
+            guard index + size + 2 <= bytes.count else { return nil }
+            out.append(contentsOf: bytes[index..<index + size])
+            index += size + 2
+        }
+    }
+}
