@@ -75,9 +75,10 @@ public final class DynamicMap: Sendable {
     }
 
     /// Applies `fault_injection` before a user operation.
-    func inject(_ op: OpKind) throws(MapError) {
-        guard let injection = schema.faultInjection else { return }
+    /// - Returns: the operation's start time, so that injected latency shows in its measured latency.
+    func inject(_ op: OpKind) throws(MapError) -> UInt64 {
         let start = monotonicNanoseconds()
+        guard let injection = schema.faultInjection else { return start }
         if let limit = injection.crashAfterOps {
             if operations.wrappingAdd(1, ordering: .relaxed).newValue > limit {
                 // An unclean exit on purpose (SPEC §7): no atexit handlers, no clean-shutdown marker.
@@ -98,6 +99,7 @@ public final class DynamicMap: Sendable {
             counters.record(op: op, result: .fault, nanoseconds: monotonicNanoseconds() - start)
             throw .fault("injected fault (fault_injection.fault_rate)")
         }
+        return start
     }
 
     func checkValue(_ value: JSONValue, for op: OpKind) throws(MapError) -> JSONValue {
@@ -112,8 +114,8 @@ public final class DynamicMap: Sendable {
     /// The value for `key`, or nil when absent.
     public func get(_ key: MapKey) throws(MapError) -> JSONValue? {
         try checkKey(key, for: .get)
-        try inject(.get)
-        return map.get(key)
+        let start = try inject(.get)
+        return map.get(key, start: start)
     }
 
     /// Checks and stores a value.
@@ -122,22 +124,22 @@ public final class DynamicMap: Sendable {
     public func put(_ key: MapKey, _ value: JSONValue) throws(MapError) {
         try checkKey(key, for: .put)
         let normalized = try checkValue(value, for: .put)
-        try inject(.put)
-        try map.put(key, normalized)
+        let start = try inject(.put)
+        try map.put(key, normalized, start: start)
     }
 
     /// Removes `key`; returns whether it was present.
     public func delete(_ key: MapKey) throws(MapError) -> Bool {
         try checkKey(key, for: .delete)
-        try inject(.delete)
-        return map.delete(key) != nil
+        let start = try inject(.delete)
+        return map.delete(key, start: start) != nil
     }
 
     /// Whether `key` is present.
     public func contains(_ key: MapKey) throws(MapError) -> Bool {
         try checkKey(key, for: .contains)
-        try inject(.contains)
-        return map.contains(key)
+        let start = try inject(.contains)
+        return map.contains(key, start: start)
     }
 
     /// Atomically replaces `key`'s value with `new` (nil removes) when it currently equals `expected`
@@ -146,8 +148,8 @@ public final class DynamicMap: Sendable {
         try checkKey(key, for: .cas)
         let normalizedExpected = try expected.map { value throws(MapError) in try checkValue(value, for: .cas) }
         let normalizedNew = try new.map { value throws(MapError) in try checkValue(value, for: .cas) }
-        try inject(.cas)
-        return try map.compareAndSet(key, expected: normalizedExpected, new: normalizedNew)
+        let start = try inject(.cas)
+        return try map.compareAndSet(key, where: { $0 == normalizedExpected }, new: normalizedNew, start: start)
     }
 
     /// A consistent point-in-time copy of the entries; not counted as a user operation, no fault injection.

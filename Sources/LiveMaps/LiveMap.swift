@@ -179,8 +179,10 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     ///
     /// - Complexity: O(1) expected.
     @inlinable
-    public func get(_ key: Key) -> Value? {
-        let start = startOp()
+    public func get(_ key: Key) -> Value? { get(key, start: startOp()) }
+
+    @inlinable
+    func get(_ key: Key, start: UInt64) -> Value? {
         let hash = hasher.hash(key)
         let value: Value?
         switch engine {
@@ -195,8 +197,10 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
 
     /// Whether `key` is present and not expired; does not count as a use for LRU order.
     @inlinable
-    public func contains(_ key: Key) -> Bool {
-        let start = startOp()
+    public func contains(_ key: Key) -> Bool { contains(key, start: startOp()) }
+
+    @inlinable
+    func contains(_ key: Key, start: UInt64) -> Bool {
         let hash = hasher.hash(key)
         let found: Bool
         switch engine {
@@ -237,8 +241,10 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     ///
     /// - Throws: `MapError` `bad_key` / `bad_value` over the byte limits, `capacity` when full and rejecting.
     @inlinable
-    public func put(_ key: Key, _ value: Value) throws(MapError) {
-        let start = startOp()
+    public func put(_ key: Key, _ value: Value) throws(MapError) { try put(key, value, start: startOp()) }
+
+    @inlinable
+    func put(_ key: Key, _ value: Value, start: UInt64) throws(MapError) {
         let size = try checkSizes(key, value, op: .put, start: start)
         let hash = hasher.hash(key)
         let stored: Bool
@@ -258,8 +264,10 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     /// Removes `key`; returns the value it had, or nil when it was absent or expired.
     @inlinable
     @discardableResult
-    public func delete(_ key: Key) -> Value? {
-        let start = startOp()
+    public func delete(_ key: Key) -> Value? { delete(key, start: startOp()) }
+
+    @inlinable
+    func delete(_ key: Key, start: UInt64) -> Value? {
         let hash = hasher.hash(key)
         let value: Value?
         switch engine {
@@ -279,7 +287,13 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     /// - Throws: as ``put(_:_:)`` when `new` would be stored.
     @inlinable
     public func compareAndSet(_ key: Key, where matches: @escaping @Sendable (Value?) -> Bool, new: Value?) throws(MapError) -> Bool {
-        let start = startOp()
+        try compareAndSet(key, where: matches, new: new, start: startOp())
+    }
+
+    @inlinable
+    func compareAndSet(
+        _ key: Key, where matches: @escaping @Sendable (Value?) -> Bool, new: Value?, start: UInt64
+    ) throws(MapError) -> Bool {
         let size = try checkSizes(key, new, op: .cas, start: start)
         let hash = hasher.hash(key)
         let outcome: WriteOutcome<Value>

@@ -28,13 +28,14 @@ struct Backoff {
     }
 }
 
-/// A compiler barrier that keeps the spin loop from being folded away.
+/// One step of a spin loop: an atomic load that the optimizer cannot fold away (Swift has no `pause`).
 @inlinable
 func spinHint() {
-    withUnsafeMutablePointer(to: &spinSink) { _ in }
+    _ = spinWord.load(ordering: .relaxed)
 }
 
-@usableFromInline nonisolated(unsafe) var spinSink = 0  // never read; only its address is taken, so no race is possible.
+/// Never written after initialization; spinning threads only load it, so it stays shared in every cache.
+@usableFromInline let spinWord = Atomic<Int>(0)
 
 /// A test-and-test-and-set lock on one atomic word, for the very short critical sections of a hash
 /// table operation.

@@ -259,8 +259,11 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
         }
     }
 
+    /// Exact for limited maps (the global count); for unlimited ones a sum of per-shard counts read one
+    /// after another, so only approximate while other threads write.
     @inlinable
     var count: Int {
+        if policy.isLimited { return total.load(ordering: .relaxed) }
         var sum = 0
         for shard in shards { sum += shard.table.publishedCount.load(ordering: .relaxed) }
         return sum
