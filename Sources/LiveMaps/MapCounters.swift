@@ -86,6 +86,11 @@ public final class MapCounters: Sendable {
     func sampleStart() -> UInt64 {
         if sampleMask == 0 { return monotonicNanoseconds() }
         let cell = currentThreadStripe(mask: Self.stripeMask) &* Self.stride &+ Self.sampleTick
+        return sampleStart(cell: cell)
+    }
+
+    @inlinable
+    func sampleStart(cell: Int) -> UInt64 {
         // A plain load and store: two threads sharing a stripe may lose a tick, which only shifts
         // the sampling phase; it is still atomic, so not a data race.
         let tick = cells[cell].load(ordering: .relaxed) &+ 1
