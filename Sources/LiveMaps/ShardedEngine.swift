@@ -26,6 +26,10 @@ final class Shard<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendabl
 final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine, @unchecked Sendable {
     // @unchecked: every stored property is immutable, Sendable, or a Shard (see its proof); `total` is atomic.
     @usableFromInline let shards: ContiguousArray<Shard<Key, Value>>
+    /// The same shards without reference counting: reading a class reference out of an array retains
+    /// and releases it, an atomic write to the shard's header on every operation (measured: sharded
+    /// read100 at 1 thread ran at half the speed of mutex). `shards` keeps them alive as long as `self`.
+    @usableFromInline let unmanagedShards: UnsafeMutablePointer<Unmanaged<Shard<Key, Value>>>
     @usableFromInline let shardMask: Int
     @usableFromInline let policy: EntryPolicy
     @usableFromInline let counters: MapCounters?
@@ -39,14 +43,22 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
         self.policy = policy
         self.counters = counters
         let perShard = minimumCapacity / count
-        shards = ContiguousArray((0..<count).map { _ in
-            Shard(table: policy.makeTable(hasher: hasher, minimumCapacity: perShard))
+        let shards = ContiguousArray((0..<count).map { _ in
+            Shard<Key, Value>(table: policy.makeTable(hasher: hasher, minimumCapacity: perShard))
         })
+        self.shards = shards
+        unmanagedShards = .allocate(capacity: count)
+        for (index, shard) in shards.enumerated() { (unmanagedShards + index).initialize(to: .passUnretained(shard)) }
     }
 
+    deinit {
+        unmanagedShards.deallocate()
+    }
+
+    /// Calls `body` with the shard for `hash`, without retaining it.
     @inlinable
-    func shard(for hash: UInt64) -> Shard<Key, Value> {
-        shards[Int(truncatingIfNeeded: hash >> 7) & shardMask]
+    func withShard<R>(for hash: UInt64, _ body: (Shard<Key, Value>) -> R) -> R {
+        unmanagedShards[Int(truncatingIfNeeded: hash >> 7) & shardMask]._withUnsafeGuaranteedRef(body)
     }
 
     @inlinable
@@ -118,118 +130,123 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
 
     @inlinable
     func get(_ key: Key, hash: UInt64, now: UInt64) -> Value? {
-        let shard = shard(for: hash)
-        acquire(shard)
-        var events = TableEvents()
-        var before = shard.table.count
-        let value = shard.table.policyGet(key, hash: hash, now: now, policy: policy, exclusive: true, events: &events)
-        if policy.isLimited { settle(shard.table, &before) }
-        shard.lock.unlock()
-        events.record(into: counters)
-        return value
-    }
-
-    @inlinable
-    func contains(_ key: Key, hash: UInt64, now: UInt64) -> Bool {
-        let shard = shard(for: hash)
-        acquire(shard)
-        var events = TableEvents()
-        var before = shard.table.count
-        let found = shard.table.policyGet(key, hash: hash, now: now, policy: policy, exclusive: true, touches: false, events: &events) != nil
-        if policy.isLimited { settle(shard.table, &before) }
-        shard.lock.unlock()
-        events.record(into: counters)
-        return found
-    }
-
-    @inlinable
-    func put(_ key: Key, hash: UInt64, value: Value, size: Int, now: UInt64) -> Bool {
-        let shard = shard(for: hash)
-        var events = TableEvents()
-        defer { events.record(into: counters) }
-        while true {
+        withShard(for: hash) { shard in
             acquire(shard)
-            let table = shard.table
-            if !policy.isLimited {
-                _ = table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events)
-                shard.lock.unlock()
-                return true
-            }
-            var before = table.count
-            if table.find(key, hash: hash) < 0 {
-                switch makeRoom(table, now: now, before: &before, events: &events) {
-                case .ready: break
-                case .full:
-                    shard.lock.unlock()
-                    return false
-                case .elsewhere:
-                    shard.lock.unlock()
-                    evictElsewhere(after: hash)
-                    continue
-                }
-            }
-            _ = table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy.unlimited, events: &events)
-            settle(table, &before)
+            var events = TableEvents()
+            var before = shard.table.count
+            let value = shard.table.policyGet(key, hash: hash, now: now, policy: policy, exclusive: true, events: &events)
+            if policy.isLimited { settle(shard.table, &before) }
             shard.lock.unlock()
-            return true
+            events.record(into: counters)
+            return value
         }
     }
 
     @inlinable
-    func delete(_ key: Key, hash: UInt64, now: UInt64) -> Value? {
-        let shard = shard(for: hash)
-        acquire(shard)
-        var events = TableEvents()
-        var before = shard.table.count
-        let value = shard.table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events)
-        if policy.isLimited { settle(shard.table, &before) }
-        shard.lock.unlock()
-        events.record(into: counters)
-        return value
+    func contains(_ key: Key, hash: UInt64, now: UInt64) -> Bool {
+        withShard(for: hash) { shard in
+            acquire(shard)
+            var events = TableEvents()
+            var before = shard.table.count
+            let found = shard.table.policyGet(key, hash: hash, now: now, policy: policy, exclusive: true, touches: false, events: &events) != nil
+            if policy.isLimited { settle(shard.table, &before) }
+            shard.lock.unlock()
+            events.record(into: counters)
+            return found
+        }
     }
 
     @inlinable
-    func compareAndSet(
-        _ key: Key, hash: UInt64, now: UInt64, matches: @escaping @Sendable (Value?) -> Bool, new: Value?, size: Int
-    ) -> WriteOutcome<Value> {
-        let shard = shard(for: hash)
-        var events = TableEvents()
-        defer { events.record(into: counters) }
-        while true {
-            acquire(shard)
-            let table = shard.table
-            var before = table.count
-            if policy.isLimited, new != nil {
-                let index = table.find(key, hash: hash)
-                let isLive = index >= 0 && !(policy.ttl != 0 && table.isExpired(index, now: now))
-                let current: Value? = isLive ? table.slots[index].value : nil
-                if !matches(current) {
+    func put(_ key: Key, hash: UInt64, value: Value, size: Int, now: UInt64) -> Bool {
+        withShard(for: hash) { shard in
+            var events = TableEvents()
+            defer { events.record(into: counters) }
+            while true {
+                acquire(shard)
+                let table = shard.table
+                if !policy.isLimited {
+                    _ = table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events)
                     shard.lock.unlock()
-                    return .compared(false)
+                    return true
                 }
-                if !isLive {
-                    if index >= 0 {
-                        table.remove(at: index)
-                        events.expirations += 1
-                        settle(table, &before)
-                    }
+                var before = table.count
+                if table.find(key, hash: hash) < 0 {
                     switch makeRoom(table, now: now, before: &before, events: &events) {
                     case .ready: break
                     case .full:
                         shard.lock.unlock()
-                        return .full
+                        return false
                     case .elsewhere:
                         shard.lock.unlock()
                         evictElsewhere(after: hash)
                         continue
                     }
                 }
+                _ = table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy.unlimited, events: &events)
+                settle(table, &before)
+                shard.lock.unlock()
+                return true
             }
-            let outcome = table.policyCompareAndSet(
-                key, hash: hash, now: now, policy: policy.unlimited, events: &events, matches: matches, new: new, size: size)
-            if policy.isLimited { settle(table, &before) }
+        }
+    }
+
+    @inlinable
+    func delete(_ key: Key, hash: UInt64, now: UInt64) -> Value? {
+        withShard(for: hash) { shard in
+            acquire(shard)
+            var events = TableEvents()
+            var before = shard.table.count
+            let value = shard.table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events)
+            if policy.isLimited { settle(shard.table, &before) }
             shard.lock.unlock()
-            return outcome
+            events.record(into: counters)
+            return value
+        }
+    }
+
+    @inlinable
+    func compareAndSet(
+        _ key: Key, hash: UInt64, now: UInt64, matches: @escaping @Sendable (Value?) -> Bool, new: Value?, size: Int
+    ) -> WriteOutcome<Value> {
+        withShard(for: hash) { shard in
+            var events = TableEvents()
+            defer { events.record(into: counters) }
+            while true {
+                acquire(shard)
+                let table = shard.table
+                var before = table.count
+                if policy.isLimited, new != nil {
+                    let index = table.find(key, hash: hash)
+                    let isLive = index >= 0 && !(policy.ttl != 0 && table.isExpired(index, now: now))
+                    let current: Value? = isLive ? table.slots[index].value : nil
+                    if !matches(current) {
+                        shard.lock.unlock()
+                        return .compared(false)
+                    }
+                    if !isLive {
+                        if index >= 0 {
+                            table.remove(at: index)
+                            events.expirations += 1
+                            settle(table, &before)
+                        }
+                        switch makeRoom(table, now: now, before: &before, events: &events) {
+                        case .ready: break
+                        case .full:
+                            shard.lock.unlock()
+                            return .full
+                        case .elsewhere:
+                            shard.lock.unlock()
+                            evictElsewhere(after: hash)
+                            continue
+                        }
+                    }
+                }
+                let outcome = table.policyCompareAndSet(
+                    key, hash: hash, now: now, policy: policy.unlimited, events: &events, matches: matches, new: new, size: size)
+                if policy.isLimited { settle(table, &before) }
+                shard.lock.unlock()
+                return outcome
+            }
         }
     }
 
