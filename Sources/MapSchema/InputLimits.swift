@@ -44,10 +44,10 @@ enum InputLimits {
             default: return i
             }
             guard i + 1 < count, bytes[i + 1] >= minimumSecond, bytes[i + 1] <= maximumSecond else {
-                return i + 1 < count ? i + 1 : i
+                return i
             }
             for k in 2..<length {
-                guard i + k < count, bytes[i + k] & 0xC0 == 0x80 else { return i + k < count ? i + k : i }
+                guard i + k < count, bytes[i + k] & 0xC0 == 0x80 else { return i }
             }
             i += length
         }

@@ -6,9 +6,11 @@ switch arguments.count > 1 ? arguments[1] : "" {
 case "state-crash-child":
     // Hidden: the victim of the state store's crash test (Tests/MapControllerTests/StateStoreCrashTests.swift).
     exit(StateCrashChild.run(Array(arguments.dropFirst(2))))
+case "validate":
+    exit(try ValidateBench.run(Array(arguments.dropFirst(2))))
 case "maps":
     exit(MapsBench.run(Array(arguments.dropFirst(2))))
 default:
-    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\n".utf8))
+    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps\n".utf8))
     exit(64)
 }

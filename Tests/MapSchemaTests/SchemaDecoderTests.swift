@@ -144,7 +144,7 @@ struct SchemaDecoderTests {
         #expect(result.documents.map(\.line) == [1, 5])
         #expect(result.documents[1].text.hasPrefix("---\nname: invoices"))
         #expect(result.invalid.count == 1)
-        #expect(result.diagnostics.first?.line == 10)
+        #expect(result.diagnostics.first?.line == 11)
     }
 
     @Test("An invalid document keeps its name and version when those were valid")
