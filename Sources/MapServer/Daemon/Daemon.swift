@@ -14,6 +14,8 @@ protocol DaemonController: ControlPlane {
     func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport
 }
 
+extension Controller: DaemonController {}
+
 /// `mapctl watch`: the controller, the directory watcher and the HTTP server as
 /// Services of one `ServiceGroup` (SPEC §3.6, §4, §5).
 public enum Daemon {
@@ -37,14 +39,35 @@ public enum Daemon {
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void
     ) async throws {
-        throw DaemonError("the controller is not available in this build yet")
+        try await run(configuration: configuration, logger: logger, onListening: onListening, onServiceGroup: { _ in })
+    }
+
+    /// ``run(configuration:logger:onListening:)`` that hands the service group to
+    /// `onServiceGroup` before running it, so that a test can end it gracefully without a signal.
+    static func run(
+        configuration: DaemonConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (String) -> Void,
+        onServiceGroup: @Sendable (ServiceGroup) async -> Void
+    ) async throws {
+        let controller = try Controller(
+            configuration: Controller.Configuration(
+                stateDirectory: configuration.stateDirectory,
+                allowFaultInjection: configuration.enableFaultInjection,
+                maxApplyBytes: configuration.routes.maxApplyBodyBytes
+            ),
+            logger: logger
+        )
+        try await serve(
+            controller: controller, configuration: configuration, logger: logger, onListening: onListening, onServiceGroup: onServiceGroup)
     }
 
     static func serve(
         controller: some DaemonController,
         configuration: DaemonConfiguration,
         logger: Logger,
-        onListening: @escaping @Sendable (String) -> Void
+        onListening: @escaping @Sendable (String) -> Void,
+        onServiceGroup: @Sendable (ServiceGroup) async -> Void = { _ in }
     ) async throws {
         try await controller.start()
         do {
@@ -99,6 +122,7 @@ public enum Daemon {
                     logger: logger
                 )
             )
+            await onServiceGroup(group)
             try await group.run()
         } catch {
             await controller.shutdown()

@@ -1,4 +1,5 @@
 import Foundation
+import MapSchema
 
 #if canImport(Glibc)
 import Glibc
@@ -22,28 +23,13 @@ struct DirectorySnapshot: Equatable, Sendable {
 
     var files: [String: FileState]
 
-    /// Reads the tree under `root`; a file that vanishes midway is left out.
+    /// Reads the files under `root` that the schema loader reads (``SchemaLoader/schemaFiles(in:)``);
+    /// a file that vanishes midway is left out, an unreadable directory gives an empty snapshot.
     static func take(of root: String, maxFileBytes: Int = 1 << 20) -> DirectorySnapshot {
         var files: [String: FileState] = [:]
-        walk(root, depth: 0, into: &files, maxFileBytes: maxFileBytes)
-        return DirectorySnapshot(files: files)
-    }
-
-    private static func walk(_ directory: String, depth: Int, into files: inout [String: FileState], maxFileBytes: Int) {
-        guard depth < 32, let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names {
-            let path = directory + "/" + name
+        for path in (try? SchemaLoader.schemaFiles(in: root)) ?? [] {
             var info = stat()
-            guard stat(path, &info) == 0 else { continue }
-            if info.st_mode & S_IFMT == S_IFDIR {
-                var link = stat()
-                // Descend into real directories only: a symlinked directory could loop.
-                if WatchFilter.isWatchedDirectoryName(name), lstat(path, &link) == 0, link.st_mode & S_IFMT == S_IFDIR {
-                    walk(path, depth: depth + 1, into: &files, maxFileBytes: maxFileBytes)
-                }
-                continue
-            }
-            guard WatchFilter.isSchemaFileName(name), info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             var hasher = Hasher()
             // Over the size limit the loader rejects the file anyway: size and mtime tell enough.
             if Int(info.st_size) <= maxFileBytes, let data = FileManager.default.contents(atPath: path) {
@@ -54,5 +40,6 @@ struct DirectorySnapshot: Equatable, Sendable {
                 modifiedNanoseconds: Int(info.st_mtim.tv_nsec),
                 size: Int64(info.st_size), contentHash: hasher.finalize())
         }
+        return DirectorySnapshot(files: files)
     }
 }

@@ -1,3 +1,5 @@
+import MapSchema
+
 /// Which names in the watched directory matter (SPEC §1, §3.6).
 ///
 /// Schema files are `*.yaml` and `*.yml`. Dotfiles (vim's `.x.yaml.swp`, emacs's
@@ -8,11 +10,9 @@ enum WatchFilter {
     /// The ConfigMap volume's current-data symlink.
     static let configMapDataLink = "..data"
 
-    /// True for a file name the schema loader reads.
+    /// True for a file name the schema loader reads (the loader's own rule, so that the two agree).
     static func isSchemaFileName(_ name: some StringProtocol) -> Bool {
-        guard !isIgnored(name) else { return false }
-        let lower = name.lowercased()
-        return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
+        !isIgnored(name) && SchemaLoader.isSchemaFileName(String(name))
     }
 
     /// True for a directory to descend into and watch: not hidden (this leaves out `.git`
