@@ -71,7 +71,10 @@ struct Apply: AsyncParsableCommand {
                 }
             }
             if report.hasFailures {
-                throw CommandFailure("nothing was applied: fix the documents above", exitCode: ExitStatus.failure)
+                let failed = report.plan.filter { $0.action == .invalid }.map(\.name)
+                throw CommandFailure(
+                    "not applied: \(failed.joined(separator: ", ")) (\(dryRun ? "would be " : "")invalid or refused)"
+                )
             }
             if wait && !dryRun {
                 let seconds = (try? GoDuration.parse(timeout)).map(\.seconds) ?? 300

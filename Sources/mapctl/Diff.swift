@@ -49,7 +49,7 @@ struct Diff: AsyncParsableCommand {
                 printer.diagnostics(for: entry).forEach(Console.err)
             }
             if report.hasFailures { throw CommandFailure("", exitCode: ExitStatus.diffError) }
-            if report.hasChanges { throw ExitStatus.failure }
+            if report.plan.contains(where: PlanPrinter.changesLiveState) { throw ExitStatus.failure }
         }
     }
 }
