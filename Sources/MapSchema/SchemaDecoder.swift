@@ -141,6 +141,35 @@ struct DocumentChunk {
 
     /// Splits on `---` lines; chunks with nothing but blanks, comments and directives are dropped.
     static func split(_ text: String) -> [DocumentChunk] {
+        if let single = singleDocumentFastPath(text) { return single }
+        return splitLines(text)
+    }
+
+    /// Most files have no `---`, `...` or directive line: one chunk, the text as it is, without re-splitting.
+    private static func singleDocumentFastPath(_ text: String) -> [DocumentChunk]? {
+        var atLineStart = true
+        var inIndent = false
+        var hasContent = false
+        for byte in text.utf8 {
+            if atLineStart {
+                if byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "%") { return nil }
+                atLineStart = false
+                inIndent = true
+            }
+            if byte == 0x0A {
+                atLineStart = true
+                continue
+            }
+            if inIndent {
+                if byte == 0x20 || byte == 0x09 || byte == 0x0D { continue }
+                inIndent = false
+                if byte != UInt8(ascii: "#") { hasContent = true }
+            }
+        }
+        return hasContent ? [DocumentChunk(text: text, startLine: 1)] : []
+    }
+
+    private static func splitLines(_ text: String) -> [DocumentChunk] {
         var chunks: [DocumentChunk] = []
         var current: [Substring] = []
         var currentStart = 1
