@@ -27,6 +27,18 @@ import Testing
         }
     }
 
+    @Test func readinessAlsoWaitsForTheGate() async throws {
+        let plane = TableControlPlane()
+        let gate = ReadinessGate()
+        try await withAPIServer(controlPlane: plane, authorization: Self.loopback, configuration: MapctlRoutesConfiguration(readinessGate: gate)) { port in
+            let closed = try await RawHTTPClient.request(port: port, method: "GET", path: "/readyz")
+            #expect(closed.status == 503)
+            gate.open()
+            let open = try await RawHTTPClient.request(port: port, method: "GET", path: "/readyz")
+            #expect(open.status == 200)
+        }
+    }
+
     @Test func entriesArePutReadAndDeletedWithPercentEncodedKeys() async throws {
         let plane = TableControlPlane()
         try await withAPIServer(controlPlane: plane, authorization: Self.loopback) { port in

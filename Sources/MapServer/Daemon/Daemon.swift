@@ -81,8 +81,10 @@ public enum Daemon {
             }
 
             let httpMetrics = PrometheusCollectorRegistry()
+            let firstReconcile = ReadinessGate()
             var routes = configuration.routes
             routes.additionalMetrics.append(httpMetrics)
+            routes.readinessGate = firstReconcile
             let router = Router()
             router.add(middleware: JSONErrorMiddleware())
             router.add(middleware: HTTPMetricsMiddleware(registry: httpMetrics))
@@ -112,6 +114,7 @@ public enum Daemon {
                 logger: logger
             ) { trigger in
                 let report = await controller.reconcileDirectory(directory, prune: prune)
+                firstReconcile.open()
                 logReconcile(report, trigger: trigger, logger: watcherLogger)
             }
 

@@ -21,6 +21,8 @@ public struct MapctlRoutesConfiguration: Sendable {
     public var servesHealth: Bool
     /// Registries whose series `/metrics` emits after the controller's (the server's own HTTP counters).
     public var additionalMetrics: [PrometheusCollectorRegistry]
+    /// When set, `/readyz` also waits for this gate (the daemon's first directory reconcile).
+    public var readinessGate: ReadinessGate?
 
     public init(
         maxApplyBodyBytes: Int = 1 << 20,
@@ -28,7 +30,8 @@ public struct MapctlRoutesConfiguration: Sendable {
         maxRollbackBodyBytes: Int = 64 << 10,
         servesMetrics: Bool = true,
         servesHealth: Bool = true,
-        additionalMetrics: [PrometheusCollectorRegistry] = []
+        additionalMetrics: [PrometheusCollectorRegistry] = [],
+        readinessGate: ReadinessGate? = nil
     ) {
         self.maxApplyBodyBytes = maxApplyBodyBytes
         self.maxEntryBodyBytes = maxEntryBodyBytes
@@ -36,6 +39,7 @@ public struct MapctlRoutesConfiguration: Sendable {
         self.servesMetrics = servesMetrics
         self.servesHealth = servesHealth
         self.additionalMetrics = additionalMetrics
+        self.readinessGate = readinessGate
     }
 }
 
@@ -138,7 +142,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     }
 
     func readyz() async -> Response {
-        if await controlPlane.isReady {
+        if configuration.readinessGate?.isOpen ?? true, await controlPlane.isReady {
             return APIResponse.raw(Array(#"{"status":"ready"}"#.utf8) + [10])
         }
         return APIResponse.error(.serviceUnavailable, code: "not_ready", message: "the first reconcile is not done yet")
