@@ -68,11 +68,11 @@ extension Controller {
         try await apply(yaml: Array(yaml.utf8), source: source, isDryRun: dryRun, prune: prune)
     }
 
-    func put(_ map: String, _ key: String, _ json: String) async throws {
+    func put(_ map: String, _ key: String, _ json: String) async throws(ControlPlaneError) {
         try await putEntry(map: map, key: key, json: Array(json.utf8))
     }
 
-    func value(_ map: String, _ key: String) async throws -> String {
+    func value(_ map: String, _ key: String) async throws(ControlPlaneError) -> String {
         String(decoding: try await getEntry(map: map, key: key), as: UTF8.self)
     }
 
