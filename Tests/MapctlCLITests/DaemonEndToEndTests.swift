@@ -89,6 +89,19 @@ struct DaemonEndToEndTests {
         #expect(bad.exitCode == 1, "\(bad)")
         #expect(bad.stderr.contains("<stdin>:3:11: error: "), "\(bad.stderr)")
         #expect(bad.stdout.contains("a_map: invalid"))
+        // A directory, walked recursively: diagnostics name the user's file and its own line numbers.
+        let directory = session.layout.work.appendingPathComponent("tree")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try Data(Fixture.schema("tree_a", version: "1.0.0").utf8).write(to: directory.appendingPathComponent("a.yaml"))
+        try Data("name: tree_b\nversion: 1.0.0\nkey_type: string\nvalue_type: json\nstrategy: shardd\n".utf8)
+            .write(to: directory.appendingPathComponent("sub/b.yml"))
+        try Data("not: a schema".utf8).write(to: directory.appendingPathComponent("sub/notes.txt"))
+        let tree = try await session.mapctl(["apply", "-f", directory.path])
+        #expect(tree.exitCode == 1, "\(tree)")
+        #expect(tree.stdout.contains("tree_a: created 1.0.0"), "valid documents are applied: \(tree)")
+        #expect(tree.stderr.contains("\(directory.path)/sub/b.yml:5:11: error: "), "\(tree.stderr)")
+        #expect(try await session.status("tree_a")["live_version"] as? String == "1.0.0")
+
         let notYAML = try await session.mapctl(["apply", "-f", "-"], stdin: "{ this is: [not yaml\n")
         #expect(notYAML.exitCode == 1)
         #expect(notYAML.stderr.contains("error:"))
@@ -252,6 +265,40 @@ struct DaemonEndToEndTests {
         _ = try await session.daemon.stop()
     }
 
+    @Test("status colours only on a terminal, and never with NO_COLOR", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func colour() async throws {
+        let session = try await Session.start()
+        defer { session.layout.remove() }
+        let file = try session.layout.writeWorkFile("c.yaml", Fixture.schema("coloured", version: "1.0.0"))
+        #expect(try await session.mapctl(["apply", "-f", file]).exitCode == 0)
+        func onTerminal(noColor: Bool) throws -> String {
+            // script(1) gives the command a pseudo-terminal as its stdout.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qec", "\(session.cli.executable.path) status --server \(session.daemon.url)", "/dev/null"]
+            var environment = ProcessInfo.processInfo.environment
+            environment.removeValue(forKey: "NO_COLOR")
+            if noColor { environment["NO_COLOR"] = "1" }
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let coloured = try onTerminal(noColor: false)
+        #expect(coloured.contains("coloured"), "\(coloured)")
+        #expect(coloured.contains("\u{1B}["), "a terminal gets colour")
+        let plain = try onTerminal(noColor: true)
+        #expect(plain.contains("coloured"))
+        #expect(!plain.contains("\u{1B}["), "NO_COLOR wins")
+        let piped = try await session.mapctl(["status"])
+        #expect(!piped.stdout.contains("\u{1B}["), "no colour into a pipe")
+        _ = try await session.daemon.stop()
+    }
+
     @Test("SIGKILL and a restart on the same state restore live versions, quarantines and history")
     func killAndRestart() async throws {
         let session = try await Session.start()
@@ -284,8 +331,8 @@ struct DaemonEndToEndTests {
         #expect(historyAfter.count >= historyBefore.count)
         #expect(historyAfter.prefix(historyBefore.count).map { $0["action"] as? String } == historyBefore.map { $0["action"] as? String })
         #expect(historyAfter.contains { (($0["reason"] as? String) ?? "").contains("before the crash") })
-        let stopped = try await restarted.daemon.stop()
-        #expect(stopped.exitCode == 0)
+        let stopped = try await restarted.daemon.stop(signal: SIGINT)
+        #expect(stopped.exitCode == 0, "SIGINT ends the daemon with 0: \(stopped)")
     }
 }
 
