@@ -179,3 +179,10 @@ public actor Controller: ControlPlane {
         }
     }
 }
+
+extension Controller {
+    /// The governed map behind `name`, for benchmarks and tests in this package.
+    package nonisolated func governedMap(named name: String) -> GovernedMap<DynamicMap>? {
+        registry[name]?.governed
+    }
+}

@@ -81,7 +81,7 @@ struct GovernedMapStressTests {
 
     @Test("repeated rebuilds lose and resurrect nothing")
     func rebuildsUnderWriters() async {
-        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16)
+        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16, dualWriteDwell: .milliseconds(1))
         let model = await Self.withWriters(map) {
             for _ in 0..<20 {
                 try? await Task.sleep(for: .milliseconds(2))
@@ -90,12 +90,12 @@ struct GovernedMapStressTests {
             }
         }
         Self.expectMatches(map.live, model, "live after 20 rebuilds")
-        #expect(map.pauseStatistics.count == 40)
+        #expect(map.pauseStatistics.count == 60, "three gate closings per rebuild: capture, dual writes, switch")
     }
 
     @Test("a warm standby follows every write, so a rollback switch loses nothing")
     func warmRollbackUnderWriters() async {
-        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16)
+        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16, dualWriteDwell: .milliseconds(1))
         let model = await Self.withWriters(map) {
             for _ in 0..<10 {
                 try? await Task.sleep(for: .milliseconds(1))
@@ -115,7 +115,7 @@ struct GovernedMapStressTests {
 
     @Test("a cold rollback copies back online and loses nothing")
     func coldRollbackUnderWriters() async {
-        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16)
+        let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16, dualWriteDwell: .milliseconds(1))
         let model = await Self.withWriters(map) {
             for _ in 0..<10 {
                 try? await Task.sleep(for: .milliseconds(1))

@@ -8,22 +8,29 @@ import Synchronization
 /// One map as the entry API and embedding services see it: a live instance,
 /// maybe a standby, and the machinery that swaps them without losing a write.
 ///
-/// Reads go straight to the live instance. Writes pass a *write gate*: a
-/// counter of writers in flight that the controller closes for the few
-/// microseconds of a switch. An online rebuild runs as online schema-change
-/// tools for databases do:
+/// Reads go straight to the live instance. Writes pass a *write gate*: an
+/// atomic count of writers in flight with a "closed" bit, which the
+/// controller sets for the few microseconds of a switch. An online rebuild
+/// runs as online schema-change tools for databases do:
 ///
 /// 1. close the gate, start a ``ChangeLog`` of written keys, open it;
 /// 2. copy a consistent snapshot of the live instance into the replacement
 ///    while readers and writers go on (writers record their keys);
 /// 3. replay the recorded keys (each key's *current* value, or its absence)
-///    until few are left;
-/// 4. close the gate, replay the rest, make the replacement live, open the gate.
+///    while the log shrinks;
+/// 4. close the gate, turn on *dual writes* (every write goes to the live
+///    instance and then to the replacement, under the key's stripe lock),
+///    stop the log, open the gate;
+/// 5. replay what the log still holds, each key under its stripe lock, so a
+///    replay and a dual write of one key cannot interleave;
+/// 6. close the gate, make the replacement live, open the gate.
 ///
-/// Every write acknowledged before step 4 is either in the snapshot or
-/// recorded after it and replayed from the instance it went to, so it is
-/// neither lost nor resurrected (a delete replays as a delete). Writers wait
-/// only during step 4, whose length is measured (``pauseStatistics``).
+/// Every write acknowledged before step 4 is in the snapshot or in the log,
+/// and is replayed from the instance it went to; every write after step 4
+/// reaches the replacement itself. So no acknowledged write is lost or
+/// resurrected (a delete replays as a delete), however fast writers write:
+/// no replay happens while the gate is closed, and writers wait only for the
+/// writers in flight at steps 1, 4 and 6 (measured: ``pauseStatistics``).
 ///
 /// While a *warm* standby is kept, every write also goes to the standby,
 /// under a per-key stripe lock so that the two instances see one key's
@@ -63,10 +70,12 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         /// Keys replayed from the change log, all rounds together.
         package var replayed: Int = 0
         package var replayRounds: Int = 0
-        /// Keys replayed while the gate was closed.
-        package var replayedDuringPause: Int = 0
-        /// How long writers waited at the switch.
+        /// Keys replayed under stripe locks while dual writes were on.
+        package var replayedDuringDualWrites: Int = 0
+        /// How long writers waited at the switch (step 6).
         package var pause: Duration = .zero
+        /// The longest of the three gate closings (steps 1, 4, 6).
+        package var longestPause: Duration = .zero
         /// From the start of the capture to the gate opening on the replacement.
         package var total: Duration = .zero
     }
@@ -76,8 +85,8 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         var standby: Instance?
         var standbyRole: StandbyRole = .warm
         var changeLog: ChangeLog<Key>?
-        var isClosed = false
-        var inFlight = 0
+        /// The replacement of a rebuild in its dual-write phase.
+        var dualWriteTarget: Instance?
         var isRebuilding = false
     }
 
@@ -85,22 +94,34 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     private struct Ticket {
         var live: Instance
         var mirror: Instance?
+        var target: Instance?
         var changeLog: ChangeLog<Key>?
     }
 
+    /// The write gate: writers in flight in the low bits, ``closedBit`` while a switch is under way.
+    /// The routing changes only while the gate is closed and no writer is in flight, so a writer's
+    /// ticket stays true until it leaves.
+    private let gate = Atomic<Int>(0)
+    private static var closedBit: Int { 1 << 40 }
     private let routing: Mutex<Routing>
     private let stripes = KeyStripes()
     private let pauses = PauseRecorder()
     private let divergenceCount = Mutex(0)
 
-    /// Fewer recorded keys than this end the concurrent replay rounds and go to the switch.
+    /// Fewer recorded keys than this end the unlocked replay rounds and go to the dual writes.
+    /// The rounds only shorten the locked replay: under a writer that keeps the log full they do not converge,
+    /// so there are few of them.
     private let switchThreshold: Int
     private let maxReplayRounds: Int
 
-    package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 16) {
+    /// Tests stretch the dual-write phase so that writers surely write during it.
+    private let dualWriteDwell: Duration
+
+    package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 2, dualWriteDwell: Duration = .zero) {
         routing = Mutex(Routing(live: live))
         self.switchThreshold = switchThreshold
         self.maxReplayRounds = maxReplayRounds
+        self.dualWriteDwell = dualWriteDwell
     }
 
     // MARK: - State
@@ -125,8 +146,8 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     package func put(_ key: Key, _ value: Value) throws(Failure) {
         try write(key) { (instance) throws(Failure) in
             try instance.put(key, value)
-        } mirror: { standby, _ in
-            self.mirrorPut(key, value, to: standby)
+        } mirror: { target, _ in
+            Self.mirrorPut(key, value, to: target)
         }
     }
 
@@ -134,31 +155,34 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     package func delete(_ key: Key) throws(Failure) -> Bool {
         try write(key) { (instance) throws(Failure) -> Bool in
             try instance.delete(key)
-        } mirror: { standby, _ in
-            standby.discard(key)
+        } mirror: { target, _ in
+            target.discard(key)
+            return true
         }
     }
 
     package func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(Failure) -> Bool {
         try write(key) { (instance) throws(Failure) -> Bool in
             try instance.compareAndSet(key, expected: expected, new: new)
-        } mirror: { standby, swapped in
-            guard swapped else { return }
-            if let new { self.mirrorPut(key, new, to: standby) } else { standby.discard(key) }
+        } mirror: { target, swapped in
+            guard swapped else { return true }
+            if let new { return Self.mirrorPut(key, new, to: target) }
+            target.discard(key)
+            return true
         }
     }
 
-    private func mirrorPut(_ key: Key, _ value: Value, to standby: Instance) {
-        if standby.carry([(key, value)]) > 0 {
-            standby.discard(key)
-            divergenceCount.withLock { $0 += 1 }
-        }
+    /// Stores a mirrored value; when the target refuses it, the key is removed there (no stale value stays).
+    private static func mirrorPut(_ key: Key, _ value: Value, to target: Instance) -> Bool {
+        guard target.carry([(key, value)]) > 0 else { return true }
+        target.discard(key)
+        return false
     }
 
     private func write<R>(
         _ key: Key,
         _ operation: (Instance) throws(Failure) -> R,
-        mirror: (Instance, R) -> Void
+        mirror: (Instance, R) -> Bool
     ) throws(Failure) -> R {
         let ticket = enter()
         defer {
@@ -166,10 +190,13 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             ticket.changeLog?.record(key)
             leave()
         }
-        guard let standby = ticket.mirror else { return try operation(ticket.live) }
+        guard ticket.mirror != nil || ticket.target != nil else { return try operation(ticket.live) }
         return try stripes.withLock(for: key) { () throws(Failure) -> R in
             let result = try operation(ticket.live)
-            mirror(standby, result)
+            if let standby = ticket.mirror, !mirror(standby, result) {
+                divergenceCount.withLock { $0 += 1 }
+            }
+            if let target = ticket.target { _ = mirror(target, result) }
             return result
         }
     }
@@ -179,55 +206,60 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     private func enter() -> Ticket {
         var attempts = 0
         while true {
-            let ticket = routing.withLock { routing -> Ticket? in
-                guard !routing.isClosed else { return nil }
-                routing.inFlight += 1
-                return Ticket(
-                    live: routing.live,
-                    mirror: routing.standbyRole == .warm ? routing.standby : nil,
-                    changeLog: routing.changeLog
-                )
+            let state = gate.load(ordering: .acquiring)
+            if state & Self.closedBit == 0,
+                gate.compareExchange(expected: state, desired: state + 1, ordering: .acquiringAndReleasing).exchanged
+            {
+                break
             }
-            if let ticket { return ticket }
             attempts += 1
             Self.backOff(attempts)
+        }
+        return routing.withLock { routing in
+            Ticket(
+                live: routing.live,
+                mirror: routing.standbyRole == .warm ? routing.standby : nil,
+                target: routing.dualWriteTarget,
+                changeLog: routing.changeLog
+            )
         }
     }
 
     private func leave() {
-        routing.withLock { $0.inFlight -= 1 }
+        gate.wrappingSubtract(1, ordering: .releasing)
     }
 
     /// Closes the gate and waits for the writers in flight; returns when the pause began.
     private func close() -> ContinuousClock.Instant {
-        routing.withLock { routing in
-            precondition(!routing.isClosed, "the write gate is closed twice")
-            routing.isClosed = true
-        }
         let start = ContinuousClock.now
+        let previous = gate.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
+        precondition(previous & Self.closedBit == 0, "the write gate is closed twice")
         var attempts = 0
-        while routing.withLock({ $0.inFlight }) > 0 {
+        while gate.load(ordering: .acquiring) & (Self.closedBit - 1) != 0 {
             attempts += 1
             Self.backOff(attempts)
         }
         return start
     }
 
-    /// Applies `change` to the routing and opens the gate, in one critical section.
+    /// Applies `change` to the routing and opens the gate.
     @discardableResult
     private func open(since start: ContinuousClock.Instant, applying change: (inout Routing) -> Void = { _ in }) -> Duration {
-        routing.withLock { routing in
-            change(&routing)
-            routing.isClosed = false
-        }
+        routing.withLock { routing in change(&routing) }
+        gate.bitwiseAnd(~Self.closedBit, ordering: .acquiringAndReleasing)
         let pause = ContinuousClock.now - start
         pauses.record(pause)
         return pause
     }
 
+    /// Spin a little (a switch lasts microseconds), then give the core away.
     private static func backOff(_ attempts: Int) {
-        if attempts < 64 { return }
-        sched_yield()
+        if attempts < 128 { return }
+        if attempts < 4_096 {
+            sched_yield()
+        } else {
+            usleep(50)
+        }
     }
 
     // MARK: - Rebuild, switch, release
@@ -259,59 +291,86 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             let snapshot = source.snapshot()
             report.copied = snapshot.count
             report.dropped += replacement.carry(snapshot)
+            var longest = pauses.statistics.last
             while report.replayRounds < maxReplayRounds, log.count >= switchThreshold {
                 report.replayRounds += 1
                 let keys = log.drain()
                 report.replayed += keys.count
-                report.dropped += replay(keys, from: source, to: replacement)
+                report.dropped += replay(keys, from: source, to: replacement, locking: false)
             }
-            let pauseStart = close()
+            // Dual writes on, log off: from here the replacement receives every write itself.
+            let dualStart = close()
+            longest = max(longest, open(since: dualStart) { routing in
+                routing.changeLog = nil
+                routing.dualWriteTarget = replacement
+            })
             let keys = log.drain()
             report.replayed += keys.count
-            report.replayedDuringPause = keys.count
-            report.dropped += replay(keys, from: source, to: replacement)
+            report.replayedDuringDualWrites = keys.count
+            report.dropped += replay(keys, from: source, to: replacement, locking: true)
+            if dualWriteDwell > .zero { usleep(UInt32(clamping: dualWriteDwell.components.attoseconds / 1_000_000_000_000 + dualWriteDwell.components.seconds * 1_000_000)) }
+            let pauseStart = close()
+            var dropped: Instance?
             report.pause = open(since: pauseStart) { routing in
-                routing.changeLog = nil
-                Self.switchRouting(&routing, to: replacement, next: next)
+                routing.dualWriteTarget = nil
+                dropped = Self.switchRouting(&routing, to: replacement, next: next)
             }
+            withExtendedLifetime(dropped) {}
+            report.longestPause = max(longest, report.pause)
         } else {
             let pauseStart = close()
+            var dropped: Instance?
             report.pause = open(since: pauseStart) { routing in
-                Self.switchRouting(&routing, to: replacement, next: next)
+                dropped = Self.switchRouting(&routing, to: replacement, next: next)
             }
+            withExtendedLifetime(dropped) {}
+            report.longestPause = report.pause
         }
         routing.withLock { $0.isRebuilding = false }
         report.total = ContinuousClock.now - began
         return report
     }
 
-    private static func switchRouting(_ routing: inout Routing, to replacement: Instance, next: NextStandby) {
+    /// Returns the instances no longer referenced, for the caller to free once the gate is open.
+    private static func switchRouting(_ routing: inout Routing, to replacement: Instance, next: NextStandby) -> Instance? {
         let previous = routing.live
         routing.live = replacement
         switch next {
         case .none:
-            routing.standby = nil
+            defer { routing.standby = nil }
+            return routing.standby
         case .keepCurrent(let freeze):
             if freeze { routing.standbyRole = .frozen }
+            return nil
         case .previousLive(let role):
-            routing.standby = previous
-            routing.standbyRole = role
+            defer {
+                routing.standby = previous
+                routing.standbyRole = role
+            }
+            return routing.standby
         }
     }
 
-    private func replay(_ keys: Set<Key>, from source: Instance, to target: Instance) -> Int {
+    /// Copies each key's current value (or absence) from `source` to `target`.
+    ///
+    /// - Parameter locking: while dual writes are on, each key is replayed under its stripe lock, so that
+    ///   a writer's write to both instances and the replay of that key happen one after the other.
+    private func replay(_ keys: Set<Key>, from source: Instance, to target: Instance, locking: Bool) -> Int {
         var dropped = 0
         for key in keys {
-            if let value = source.peek(key) {
-                if target.carry([(key, value)]) > 0 {
-                    target.discard(key)
-                    dropped += 1
-                }
-            } else {
-                target.discard(key)
-            }
+            let refused = locking ? stripes.withLock(for: key) { Self.replay(key, from: source, to: target) } : Self.replay(key, from: source, to: target)
+            if refused { dropped += 1 }
         }
         return dropped
+    }
+
+    /// True when the target refused the value (the key is then absent there).
+    private static func replay(_ key: Key, from source: Instance, to target: Instance) -> Bool {
+        guard let value = source.peek(key) else {
+            target.discard(key)
+            return false
+        }
+        return !mirrorPut(key, value, to: target)
     }
 
     /// Makes the standby live (a warm or frozen rollback): a switch, no copy.
@@ -319,14 +378,15 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     /// - Returns: the writer pause, or nil when there is no standby.
     package func switchToStandby() -> Duration? {
         let start = close()
-        var switched = false
+        var replaced: Instance?
         let pause = open(since: start) { routing in
             guard let standby = routing.standby else { return }
+            // The instance rolled back from dies after the gate opens, not while writers wait.
+            replaced = routing.live
             routing.live = standby
             routing.standby = nil
-            switched = true
         }
-        return switched ? pause : nil
+        return withExtendedLifetime(replaced) { replaced == nil ? nil : pause }
     }
 
     /// Installs a standby without a switch (a restart restoring a window: both instances start empty).
@@ -340,6 +400,11 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
 
     /// Drops the standby (promotion at the end of the window).
     package func releaseStandby() {
-        routing.withLock { $0.standby = nil }
+        let released = routing.withLock { routing in
+            defer { routing.standby = nil }
+            return routing.standby
+        }
+        // Freed here, outside the lock that readers and writers take.
+        withExtendedLifetime(released) {}
     }
 }
