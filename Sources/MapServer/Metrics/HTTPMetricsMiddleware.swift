@@ -28,7 +28,12 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     // Any token is a valid method: keep the label set small.
-    private static var knownMethods: Set<HTTPRequest.Method> { [.get, .head, .post, .put, .delete, .patch, .options] }
+    private static func label(for method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .post, .put, .delete, .patch, .options: method.rawValue
+        default: "other"
+        }
+    }
 
     private func count(_ request: Request, route: String?, status: Int) {
         let descriptor = MetricNameDescriptor(
@@ -39,7 +44,7 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         )
         registry.makeCounter(
             descriptor: descriptor,
-            labels: [("method", Self.knownMethods.contains(request.method) ? request.method.rawValue : "other"), ("route", route ?? "unmatched"), ("status", String(status))]
+            labels: [("method", Self.label(for: request.method)), ("route", route ?? "unmatched"), ("status", String(status))]
         ).increment()
     }
 }

@@ -2,7 +2,7 @@
 /// behind ``DirectoryWatcher``, driven by instants it is given.
 ///
 /// A burst fires once it has been quiet for `quietPeriod`, or `maxDelay` after its
-/// first event, whichever comes first. With the defaults (50 ms, 100 ms) a reconcile
+/// first event, whichever comes first. With the watcher's defaults (25 ms, 100 ms) a reconcile
 /// starts within 100 ms of any change, and a long stream of writes gives one
 /// reconcile per 100 ms rather than one per write.
 struct Debouncer<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
@@ -13,7 +13,7 @@ struct Debouncer<Instant: InstantProtocol>: Sendable where Instant.Duration == D
     /// Events recorded in the pending burst.
     private(set) var pendingCount = 0
 
-    init(quietPeriod: Duration = .milliseconds(50), maxDelay: Duration = .milliseconds(100)) {
+    init(quietPeriod: Duration = .milliseconds(25), maxDelay: Duration = .milliseconds(100)) {
         precondition(quietPeriod <= maxDelay, "the quiet period cannot be longer than the longest delay")
         self.quietPeriod = quietPeriod
         self.maxDelay = maxDelay

@@ -29,7 +29,7 @@ public struct DirectoryWatcher: Service {
         public init(
             directory: String,
             pollInterval: Duration? = nil,
-            quietPeriod: Duration = .milliseconds(50),
+            quietPeriod: Duration = .milliseconds(25),
             maxDelay: Duration = .milliseconds(100),
             resyncInterval: Duration? = .seconds(30),
             reconcilesAtStart: Bool = true

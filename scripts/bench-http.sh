@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of the daemon (BENCHMARKS.md "## HTTP"):
+#  1. entry GET and PUT throughput and latency with wrk on loopback, 2 and 64
+#     connections, against a release-built `mapctl watch`;
+#  2. redis-benchmark GET/SET against a local redis-server, same connection
+#     counts, not pipelined, as the yardstick (ratio ours / redis);
+#  3. file write -> new version live: p50/p99 over 100 changes.
+#
+# Needs: wrk, redis-server, redis-tools, curl, python3 (apt-get install -y wrk
+# redis-server redis-tools curl python3). Usage: scripts/bench-http.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+
+DURATION="${1:-10}"
+PORT="${BENCH_PORT:-17468}"
+REDIS_PORT="${BENCH_REDIS_PORT:-16399}"
+SCRATCH="${BENCH_SCRATCH:-.build-release}"
+CHANGES="${BENCH_CHANGES:-100}"
+
+for tool in wrk redis-server redis-benchmark curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y wrk redis-server redis-tools curl python3)" >&2; exit 1; }
+done
+
+echo "==> release build (swift build -c release --product mapctl --scratch-path $SCRATCH)" >&2
+swift build -c release --product mapctl --scratch-path "$SCRATCH" >&2
+MAPCTL="$SCRATCH/release/mapctl"
+
+WORK="$(mktemp -d)"
+DAEMON_PID=""
+REDIS_PID=""
+cleanup() {
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/schemas"
+schema() { # VERSION
+  cat <<EOF
+name: bench
+version: $1
+key_type: string
+value_type: json
+strategy: sharded
+shards: 64
+rollback_window: 1m
+EOF
+}
+schema 1.0.0 >"$WORK/schemas/bench.yaml"
+
+"$MAPCTL" watch "$WORK/schemas" --listen "127.0.0.1:$PORT" --state "$WORK/state" --log-level warning \
+  >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+DAEMON_PID=$!
+for _ in $(seq 1 200); do
+  grep -q "listening on" "$WORK/daemon.out" 2>/dev/null && break
+  sleep 0.05
+done
+grep -q "listening on" "$WORK/daemon.out" || { cat "$WORK/daemon.err" >&2; echo "daemon did not start" >&2; exit 1; }
+BASE="http://127.0.0.1:$PORT"
+until curl -fs "$BASE/readyz" >/dev/null; do sleep 0.05; done
+curl -fs -X PUT --data '{"id":"u1","name":"Ann"}' "$BASE/v1/maps/bench/entries/k1" >/dev/null
+
+redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+
+cat >"$WORK/put.lua" <<'EOF'
+wrk.method = "PUT"
+wrk.body = '{"id":"u1","name":"Ann"}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# wrk: requests/s and p99 (ms) from --latency output.
+run_wrk() { # CONNECTIONS EXTRA...
+  local connections="$1"; shift
+  local threads=2
+  [ "$connections" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency "$@" "$BASE/v1/maps/bench/entries/k1" >"$WORK/wrk.txt"
+  local rps p99 p50 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")
+  errors=$(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")
+  echo "$rps ${p50} ${p99} ${errors:-0}"
+}
+
+run_redis() { # TEST CONNECTIONS -> rps p50 p99 (ms)
+  redis-benchmark -p "$REDIS_PORT" -t "$1" -c "$2" -n $((DURATION * 20000)) -P 1 -d 24 --csv 2>/dev/null |
+    awk -F'"' 'NR>1 {print $4, $10, $14}'
+}
+
+to_ms() { # wrk latency like 120.00us / 1.20ms / 1.01s -> ms
+  awk -v v="$1" 'BEGIN {
+    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+    else printf "%s", v }'
+}
+
+echo
+echo "| op | connections | mapctl req/s | mapctl p50 / p99 ms | redis req/s | redis p50 / p99 ms | ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for connections in 2 64; do
+  for op in GET PUT; do
+    if [ "$op" = GET ]; then ours=$(run_wrk "$connections"); theirs=$(run_redis get "$connections")
+    else ours=$(run_wrk "$connections" -s "$WORK/put.lua"); theirs=$(run_redis set "$connections"); fi
+    read -r rps p50 p99 errors <<<"$ours"
+    read -r rrps rp50 rp99 <<<"$theirs"
+    ratio=$(awk -v a="$rps" -v b="$rrps" 'BEGIN { printf "%.0f %%", 100 * a / b }')
+    note=""
+    [ "$errors" != "0" ] && note=" ($errors non-2xx)"
+    printf "| %s | %s | %.0f%s | %s / %s | %.0f | %s / %s | %s |\n" "$op" "$connections" "$rps" "$note" \
+      "$(to_ms "$p50")" "$(to_ms "$p99")" "$rrps" "$rp50" "$rp99" "$ratio"
+  done
+done
+
+# File write -> new version live, measured from the write to the first status that shows it.
+echo
+python3 - "$BASE" "$WORK/schemas/bench.yaml" "$CHANGES" <<'EOF'
+import http.client, json, sys, time
+base, path, changes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+host, port = base.replace("http://", "").split(":")
+conn = http.client.HTTPConnection(host, int(port))
+def live():
+    conn.request("GET", "/v1/maps/bench")
+    return json.loads(conn.getresponse().read())["live_version"]
+samples = []
+for i in range(1, changes + 1):
+    version = f"1.1.{i}"
+    text = f"name: bench\nversion: {version}\nkey_type: string\nvalue_type: json\nstrategy: sharded\nshards: 64\nrollback_window: 1m\n"
+    start = time.monotonic()
+    with open(path, "w") as f:
+        f.write(text)
+    while live() != version:
+        if time.monotonic() - start > 5:
+            sys.exit(f"version {version} not live after 5 s")
+    samples.append((time.monotonic() - start) * 1000)
+    time.sleep(0.15)  # let the burst window close: each change is measured on its own
+samples.sort()
+pct = lambda p: samples[min(len(samples) - 1, int(round(p / 100 * len(samples))) - 1)]
+print(f"| file write -> live | changes | p50 ms | p99 ms | max ms |")
+print(f"| --- | --- | --- | --- | --- |")
+print(f"| inotify | {len(samples)} | {pct(50):.1f} | {pct(99):.1f} | {samples[-1]:.1f} |")
+EOF
