@@ -172,6 +172,25 @@ let schemaText = "name: users\nversion: 1.0.0\nkey_type: string\nvalue_type: str
         }
     }
 
+    @Test func aCancelledWatcherStopsPromptly() async throws {
+        let directory = try TemporaryDirectory()
+        let log = ReconcileLog()
+        let watcher = DirectoryWatcher(
+            configuration: DirectoryWatcher.Configuration(directory: directory.path, resyncInterval: .seconds(30)),
+            logger: testLogger("watcher")
+        ) { trigger in
+            await log.record(trigger)
+        }
+        for _ in 0..<20 {
+            let task = Task { try await watcher.run() }
+            #expect(await log.wait(forCount: 1))
+            let cancelled = ContinuousClock.now
+            task.cancel()
+            try await task.value
+            #expect(ContinuousClock.now - cancelled < .seconds(1))
+        }
+    }
+
     @Test func pollingSeesCreatedChangedAndDeletedFiles() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/users.yaml"

@@ -20,8 +20,7 @@ final class InotifyEventSource: Sendable {
     /// A pipe: `stop()` writes to the write end to wake the thread from `poll(2)`.
     private let wakeReadDescriptor: Int32
     private let wakeDescriptor: Int32
-    private let finished: AsyncStream<Void>
-    private let finish: AsyncStream<Void>.Continuation
+    private let exit = ThreadExit()
     private let stopState = LockedFlag()
 
     /// Starts watching `root` and every non-hidden directory below it.
@@ -56,15 +55,13 @@ final class InotifyEventSource: Sendable {
         self.inotifyDescriptor = fd
         self.wakeReadDescriptor = wakeRead
         self.wakeDescriptor = wake
-        (finished, finish) = AsyncStream.makeStream(of: Void.self)
-
-        let finish = self.finish
+        let exit = self.exit
         let initialTable = table
         let thread = Thread {
             var table = initialTable
             Self.eventLoop(inotifyDescriptor: fd, wakeDescriptor: wakeRead, table: &table, logger: logger, onChange: onChange)
             close(fd)
-            finish.finish()
+            exit.signal()
         }
         thread.name = "mapctl-inotify"
         thread.start()
@@ -75,7 +72,8 @@ final class InotifyEventSource: Sendable {
         guard stopState.setOnce() else { return }
         var byte: UInt8 = 1
         _ = write(wakeDescriptor, &byte, 1)
-        for await _ in finished {}
+        // Not cancellable on purpose: the pipe may be closed only once the thread is gone.
+        await exit.wait()
         // The thread is gone: nothing uses the pipe any more.
         close(wakeReadDescriptor)
         close(wakeDescriptor)
@@ -220,6 +218,40 @@ private struct WatchTable {
             }
         }
         return path
+    }
+}
+
+/// The event thread's end, awaited by `stop()` whether or not its task is cancelled.
+final class ThreadExit: Sendable {
+    private enum State {
+        case running([CheckedContinuation<Void, Never>])
+        case exited
+    }
+
+    private let state = Mutex(State.running([]))
+
+    func signal() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state = .exited }
+            if case .running(let waiters) = state { return waiters }
+            return []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let hasExited = state.withLock { state -> Bool in
+                switch state {
+                case .exited: return true
+                case .running(var waiters):
+                    waiters.append(continuation)
+                    state = .running(waiters)
+                    return false
+                }
+            }
+            if hasExited { continuation.resume() }
+        }
     }
 }
 
