@@ -135,29 +135,22 @@ public enum Daemon {
         logger.info("shut down cleanly")
     }
 
+    /// The controller logs each change it makes; the watcher adds, at debug level, what
+    /// triggered the reconcile, and says once when the first one is done.
     static func logReconcile(_ report: ApplyReport, trigger: DirectoryWatcher.Trigger, logger: Logger) {
-        for entry in report.plan {
-            switch entry.action {
-            case .unchanged:
-                continue
-            case .invalid:
-                for diagnostic in entry.diagnostics {
-                    logger.warning("\(diagnostic.description)", metadata: ["map": "\(entry.name)"])
-                }
-                if entry.diagnostics.isEmpty {
-                    logger.warning("invalid schema", metadata: ["map": "\(entry.name)", "reason": "\(entry.reason ?? "")"])
-                }
-            default:
-                var metadata: Logger.Metadata = ["map": "\(entry.name)", "action": "\(entry.action.rawValue)"]
-                if let from = entry.fromVersion { metadata["from"] = "\(from)" }
-                if let to = entry.toVersion { metadata["to"] = "\(to)" }
-                if let reason = entry.reason { metadata["reason"] = "\(reason)" }
-                if let source = entry.source { metadata["source"] = "\(source)" }
-                logger.info("reconciled", metadata: metadata)
-            }
+        let changed = report.plan.filter { $0.action != .unchanged }
+        if !changed.isEmpty {
+            logger.debug(
+                "directory reconciled",
+                metadata: [
+                    "trigger": "\(trigger)",
+                    "changes": .array(changed.map { .string("\($0.name): \($0.action.rawValue)") }),
+                ]
+            )
         }
         if case .start = trigger {
-            logger.info("first reconcile done", metadata: ["maps": "\(report.plan.count)"])
+            let invalid = report.plan.filter { $0.action == .invalid }.count
+            logger.info("first reconcile done", metadata: ["maps": "\(report.plan.count - invalid)", "invalid": "\(invalid)"])
         }
     }
 }
