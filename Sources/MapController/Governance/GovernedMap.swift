@@ -117,7 +117,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     /// Tests stretch the dual-write phase so that writers surely write during it.
     private let dualWriteDwell: Duration
 
-    package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 2, dualWriteDwell: Duration = .zero) {
+    package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 0, dualWriteDwell: Duration = .zero) {
         routing = Mutex(Routing(live: live))
         self.switchThreshold = switchThreshold
         self.maxReplayRounds = maxReplayRounds
@@ -315,7 +315,9 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
                 routing.dualWriteTarget = nil
                 dropped = Self.switchRouting(&routing, to: replacement, next: next)
             }
-            withExtendedLifetime(dropped) {}
+            if let dropped { Self.dispose(dropped) }
+            // Whether kept as the standby or not, the last reference held here goes to the background.
+            Self.dispose(source)
             report.longestPause = max(longest, report.pause)
         } else {
             let pauseStart = close()
@@ -323,7 +325,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             report.pause = open(since: pauseStart) { routing in
                 dropped = Self.switchRouting(&routing, to: replacement, next: next)
             }
-            withExtendedLifetime(dropped) {}
+            if let dropped { Self.dispose(dropped) }
             report.longestPause = report.pause
         }
         routing.withLock { $0.isRebuilding = false }
@@ -355,7 +357,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     ///
     /// - Parameter locking: while dual writes are on, each key is replayed under its stripe lock, so that
     ///   a writer's write to both instances and the replay of that key happen one after the other.
-    private func replay(_ keys: Set<Key>, from source: Instance, to target: Instance, locking: Bool) -> Int {
+    private func replay(_ keys: [Key], from source: Instance, to target: Instance, locking: Bool) -> Int {
         var dropped = 0
         for key in keys {
             let refused = locking ? stripes.withLock(for: key) { Self.replay(key, from: source, to: target) } : Self.replay(key, from: source, to: target)
@@ -386,7 +388,17 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             routing.live = standby
             routing.standby = nil
         }
-        return withExtendedLifetime(replaced) { replaced == nil ? nil : pause }
+        guard let replaced else { return nil }
+        Self.dispose(replaced)
+        return pause
+    }
+
+    /// Frees an instance no longer routed to on a background task: freeing a million entries takes
+    /// longer than a switch, and neither writers nor the controller should wait for it.
+    private static func dispose(_ instance: Instance) {
+        Task.detached(priority: .background) {
+            withExtendedLifetime(instance) {}
+        }
     }
 
     /// Installs a standby without a switch (a restart restoring a window: both instances start empty).
@@ -404,7 +416,6 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             defer { routing.standby = nil }
             return routing.standby
         }
-        // Freed here, outside the lock that readers and writers take.
-        withExtendedLifetime(released) {}
+        if let released { Self.dispose(released) }
     }
 }
