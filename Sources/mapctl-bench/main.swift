@@ -6,6 +6,9 @@ switch arguments.count > 1 ? arguments[1] : "" {
 case "state-crash-child":
     // Hidden: the victim of the state store's crash test (Tests/MapControllerTests/StateStoreCrashTests.swift).
     exit(StateCrashChild.run(Array(arguments.dropFirst(2))))
+case "controller-crash-child":
+    // Hidden: the victim of the controller's crash test (Tests/MapControllerTests/ControllerCrashTests.swift).
+    exit(await ControllerCrashChild.run(Array(arguments.dropFirst(2))))
 case "validate":
     exit(try ValidateBench.run(Array(arguments.dropFirst(2))))
 case "maps":
