@@ -11,7 +11,7 @@ import Testing
 @Suite("Controller: concurrent writers during rebuilds and rollbacks")
 struct ControllerRebuildStressTests {
     final class Model: Sendable {
-        let values = Mutex<[String: Int?]>([:])
+        let values = Locked<[String: Int?]>([:])
     }
 
     final class StopFlag: Sendable {

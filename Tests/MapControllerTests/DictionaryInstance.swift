@@ -1,4 +1,3 @@
-import Synchronization
 
 @testable import MapController
 
@@ -8,7 +7,7 @@ import Synchronization
 final class DictionaryInstance: MapInstance {
     struct Refused: Error {}
 
-    private let storage = Mutex<[Int: Int]>([:])
+    private let storage = Locked<[Int: Int]>([:])
     private let rejects: @Sendable (Int) -> Bool
 
     init(_ entries: [Int: Int] = [:], rejecting: @escaping @Sendable (Int) -> Bool = { _ in false }) {

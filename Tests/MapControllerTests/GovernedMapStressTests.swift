@@ -9,7 +9,7 @@ import Testing
 struct GovernedMapStressTests {
     /// One writer's keys and what it last acknowledged for each (nil: deleted).
     final class WriterModel: Sendable {
-        let model = Mutex<[Int: Int?]>([:])
+        let model = Locked<[Int: Int?]>([:])
     }
 
     final class StopFlag: Sendable {

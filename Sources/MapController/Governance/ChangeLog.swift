@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The keys written while a rebuild copies a snapshot: what the replay must look at again.
 ///
@@ -10,7 +9,7 @@ import Synchronization
 /// while a writer holds its lock.
 final class ChangeLog<Key: Hashable & Sendable>: Sendable {
     private final class Stripe: Sendable {
-        let keys = Mutex<Set<Key>>([])
+        let keys = Locked<Set<Key>>([])
     }
 
     private let stripes: [Stripe]

@@ -103,10 +103,10 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     /// ticket stays true until it leaves.
     private let gate = Atomic<Int>(0)
     private static var closedBit: Int { 1 << 40 }
-    private let routing: Mutex<Routing>
+    private let routing: Locked<Routing>
     private let stripes = KeyStripes()
     private let pauses = PauseRecorder()
-    private let divergenceCount = Mutex(0)
+    private let divergenceCount = Locked(0)
 
     /// Fewer recorded keys than this end the unlocked replay rounds and go to the dual writes.
     /// The rounds only shorten the locked replay: under a writer that keeps the log full they do not converge,
@@ -118,7 +118,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     private let dualWriteDwell: Duration
 
     package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 0, dualWriteDwell: Duration = .zero) {
-        routing = Mutex(Routing(live: live))
+        routing = Locked(Routing(live: live))
         self.switchThreshold = switchThreshold
         self.maxReplayRounds = maxReplayRounds
         self.dualWriteDwell = dualWriteDwell

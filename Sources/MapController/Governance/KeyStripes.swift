@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A fixed set of locks picked by key hash.
 ///
@@ -8,7 +7,7 @@ import Synchronization
 /// both writes orders them, and writers of other keys rarely share a stripe.
 final class KeyStripes: Sendable {
     private final class Stripe: Sendable {
-        let lock = Mutex(())
+        let lock = Locked(())
     }
 
     private let stripes: [Stripe]

@@ -1,7 +1,6 @@
 import LiveMaps
 import MapSchema
 import Rollout
-import Synchronization
 
 /// One map's governed entry point: the instances, the breaker, the schema that parses keys.
 ///
@@ -12,14 +11,14 @@ import Synchronization
 final class ManagedMap: Sendable {
     let name: String
     let governed: GovernedMap<DynamicMap>
-    private let breakerSlot: Mutex<SharedCircuitBreaker?>
+    private let breakerSlot: Locked<SharedCircuitBreaker?>
     private let clock: any RolloutClock
 
     init(name: String, live: DynamicMap, breakerPolicy: CircuitBreakerPolicy?, clock: any RolloutClock) {
         self.name = name
         self.governed = GovernedMap(live: live)
         self.clock = clock
-        breakerSlot = Mutex(breakerPolicy.map { SharedCircuitBreaker(policy: $0, clock: clock) })
+        breakerSlot = Locked(breakerPolicy.map { SharedCircuitBreaker(policy: $0, clock: clock) })
     }
 
     var breaker: SharedCircuitBreaker? { breakerSlot.withLock { $0 } }
@@ -114,7 +113,7 @@ extension Duration {
 
 /// The maps the controller hosts, readable from any thread.
 final class MapRegistry: Sendable {
-    private let maps = Mutex<[String: ManagedMap]>([:])
+    private let maps = Locked<[String: ManagedMap]>([:])
 
     subscript(name: String) -> ManagedMap? { maps.withLock { $0[name] } }
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Writer pauses of a governed map's switches: how long its write gate stayed closed.
 public struct PauseStatistics: Sendable, Hashable {
@@ -17,7 +16,7 @@ public struct PauseStatistics: Sendable, Hashable {
 }
 
 final class PauseRecorder: Sendable {
-    private let stats = Mutex(PauseStatistics())
+    private let stats = Locked(PauseStatistics())
 
     func record(_ pause: Duration) {
         stats.withLock { stats in
