@@ -37,3 +37,31 @@ package final class Locked<Value: Sendable>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+/// A pthread mutex with no value: the stripe locks that order a key's writes to two instances.
+///
+/// (A `Locked<Void>` would do, but ThreadSanitizer takes the access to its zero-sized value for an
+/// access to the neighbouring field and reports a race that is not there.)
+package final class PthreadMutex: @unchecked Sendable {
+    // @unchecked Sendable is sound: the only state is the pthread mutex, which is made for sharing between
+    // threads; it is allocated once, never moved, and destroyed only in deinit.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    package init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    package func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
