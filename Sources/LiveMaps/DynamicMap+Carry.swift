@@ -27,7 +27,38 @@ extension LiveMap {
     }
 }
 
+extension ShardedEngine {
+    /// Entries copied one shard at a time, each shard under its own lock only: writers to other shards
+    /// go on. Each entry is as it was at some moment during the call, not all at one moment.
+    func entriesShardByShard(now: UInt64) -> [(Key, Value)] {
+        var result: [(Key, Value)] = []
+        result.reserveCapacity(count)
+        for shard in shards {
+            acquire(shard)
+            shard.table.liveEntries(now: now, policy: policy, into: &result)
+            shard.lock.unlock()
+        }
+        return result
+    }
+}
+
+extension LiveMap {
+    /// See ``DynamicMap/entriesForCopy()``.
+    func entriesForCopy() -> [(Key, Value)] {
+        if case .sharded(let engine) = engine { return engine.entriesShardByShard(now: now()) }
+        return entries()
+    }
+}
+
 extension DynamicMap {
+    /// The entries for an online copy that records concurrent writes itself (the controller's rebuild):
+    /// `sharded` maps are copied shard by shard, holding one shard lock at a time, so writers wait for
+    /// one shard's copy instead of the whole map's; other strategies give ``snapshot()``. Each entry is
+    /// as it was at some moment during the call. Not counted, no fault injection.
+    public func entriesForCopy() -> [(MapKey, JSONValue)] {
+        map.entriesForCopy()
+    }
+
     /// The value for `key` without counting an operation or injecting faults (a rebuild's replay).
     public func peek(_ key: MapKey) -> JSONValue? {
         map.getUncounted(key)

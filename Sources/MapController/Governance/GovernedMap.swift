@@ -14,8 +14,10 @@ import Synchronization
 /// runs as online schema-change tools for databases do:
 ///
 /// 1. close the gate, start a ``ChangeLog`` of written keys, open it;
-/// 2. copy a consistent snapshot of the live instance into the replacement
-///    while readers and writers go on (writers record their keys);
+/// 2. copy the live instance's entries into the replacement while readers
+///    and writers go on (writers record their keys); the copy need not be
+///    one point in time (a sharded map is copied shard by shard), since
+///    every key written during it is in the log;
 /// 3. replay the recorded keys (each key's *current* value, or its absence)
 ///    while the log shrinks;
 /// 4. close the gate, turn on *dual writes* (every write goes to the live
@@ -288,7 +290,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
                 captured = routing.live
             }
             source = captured!
-            let snapshot = source.snapshot()
+            let snapshot = source.entriesForCopy()
             report.copied = snapshot.count
             report.dropped += replacement.carry(snapshot)
             var longest = pauses.statistics.last

@@ -21,9 +21,16 @@ package protocol MapInstance: AnyObject, Sendable {
     func peek(_ key: Key) -> Value?
     /// Every entry at one consistent point in time.
     func snapshot() -> [(Key, Value)]
+    /// Every entry, each as it was at some moment during the call (a rebuild records the writes made
+    /// meanwhile and replays them, so it needs no single point in time); `snapshot()` by default.
+    func entriesForCopy() -> [(Key, Value)]
     /// Carries entries in without counting them as operations; returns how many were dropped because they do not fit.
     func carry(_ entries: [(Key, Value)]) -> Int
     /// Removes a key without counting an operation.
     func discard(_ key: Key)
     var count: Int { get }
+}
+
+extension MapInstance {
+    package func entriesForCopy() -> [(Key, Value)] { snapshot() }
 }
