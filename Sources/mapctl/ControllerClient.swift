@@ -42,6 +42,13 @@ struct ControllerClient: Sendable {
         return encoded
     }
 
+    /// `USER@HOST` of the person or script running the command.
+    static let clientName: String = {
+        let environment = ProcessInfo.processInfo.environment
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        return "\(user)@\(ProcessInfo.processInfo.hostName)"
+    }()
+
     /// Sends one request; returns any HTTP answer, throws only when no answer came.
     func send(
         _ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
@@ -58,6 +65,8 @@ struct ControllerClient: Sendable {
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         request.setValue("mapctl", forHTTPHeaderField: "User-Agent")
+        // History records who applied: `apply:USER@HOST`.
+        request.setValue(Self.clientName, forHTTPHeaderField: "X-Mapctl-Client")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
         request.httpBody = body

@@ -176,8 +176,7 @@ func schema(_ name: String, version: String, description: String = "test map") -
             #expect(try await daemon.request("GET", "/v1/maps/users/entries/team%2Fann").text == #""back""#)
 
             let history = try await daemon.request("GET", "/v1/maps/users/history")
-            #expect(history.json?["name"] as? String == "users")
-            let records = try #require(history.json?["history"] as? [[String: Any]])
+            let records = try #require(history.jsonArray)
             #expect(records.last?["version"] as? String == "1.1.0")
             #expect(records.last?["from_version"] as? String == "1.0.0")
             #expect(records.allSatisfy { ($0["time"] as? String)?.hasSuffix("Z") == true })

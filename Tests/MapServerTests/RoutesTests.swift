@@ -200,8 +200,7 @@ import Testing
             #expect(one.json?["phase"] as? String == "stable")
 
             let history = try await RawHTTPClient.request(port: port, method: "GET", path: "/v1/maps/users/history")
-            #expect(history.json?["name"] as? String == "users")
-            let entries = try #require(history.json?["history"] as? [[String: Any]])
+            let entries = try #require(history.jsonArray)
             #expect(entries.map { $0["action"] as? String } == ["apply", "promote"])
             #expect(entries.first?["time"] as? String == "2023-11-14T22:13:20Z")
             #expect(entries.first.map { $0.keys.contains("from_version") && $0.keys.contains("content_sha256") } == true)

@@ -176,7 +176,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         return await respond {
             let name = try Self.pathSegment(name, what: "map name")
             let entries = try await controlPlane.history(of: name)
-            return APIResponse.json(MapHistory(name: name, history: entries))
+            return APIResponse.json(entries)
         }
     }
 
@@ -382,12 +382,6 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
 /// `GET /v1/maps`.
 struct MapList: Encodable {
     var maps: [MapStatus]
-}
-
-/// `GET /v1/maps/{name}/history`: the entries newest last.
-struct MapHistory: Encodable {
-    var name: String
-    var history: [HistoryEntry]
 }
 
 /// `POST /v1/maps/{name}/rollback` body; both fields optional.

@@ -40,10 +40,15 @@ public struct MetricsRenderer: Sendable {
             registry.makeCounter(descriptor: Family.faults.descriptor, labels: base).increment(by: Int64(clamping: sample.faults))
             registry.makeCounter(descriptor: Family.evictions.descriptor, labels: base).increment(by: Int64(clamping: sample.evictions))
             registry.makeCounter(descriptor: Family.expirations.descriptor, labels: base).increment(by: Int64(clamping: sample.expirations))
-            registry.makeGauge(
-                descriptor: Family.info.descriptor,
-                labels: base + [("strategy", Self.escape(sample.strategy)), ("role", Self.escape(sample.role))]
-            ).set(Int64(1))
+            // SPEC §6 fixes the labels {map, version, strategy}; one series per map, for the live
+            // instance, so that `mapctl_map_info` answers "which version is live" (a standby shows
+            // in the per-version series above).
+            if sample.role == "live" {
+                registry.makeGauge(
+                    descriptor: Family.info.descriptor,
+                    labels: base + [("strategy", Self.escape(sample.strategy))]
+                ).set(Int64(1))
+            }
         }
 
         // The breaker belongs to the map, not to a version: one series per map.
@@ -170,7 +175,7 @@ public struct MetricsRenderer: Sendable {
             case .faults: Self.make("map_faults", "total", "Faults: failures that are not the caller's.")
             case .evictions: Self.make("map_evictions", "total", "Entries evicted by the capacity policy.")
             case .expirations: Self.make("map_expirations", "total", "Entries expired by ttl.")
-            case .info: Self.make("map_info", "", "Always 1: the version, strategy and role of each map instance.")
+            case .info: Self.make("map_info", "", "Always 1: the live version and strategy of each map.")
             case .breaker: Self.make("breaker_state", "", "Circuit breaker state: 0 closed, 1 half-open, 2 open.")
             case .checks: Self.make("rollout_checks", "total", "Rollout health checks by result (pass, fail, inconclusive).")
             case .rollbacks: Self.make("rollbacks", "total", "Rollbacks by reason (failed_checks, startup_faults, manual).")

@@ -21,6 +21,11 @@ struct RawHTTPResponse: Sendable, CustomStringConvertible {
         (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) as? [String: Any]
     }
 
+    /// The body as a JSON array (nil when it is not one).
+    var jsonArray: [[String: Any]]? {
+        (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) as? [[String: Any]]
+    }
+
     /// `error.code` of an error body.
     var errorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
 
