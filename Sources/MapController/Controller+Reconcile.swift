@@ -54,12 +54,37 @@ extension Controller {
             logger.error("cannot read the schema directory", metadata: ["path": .string(path), "error": "\(set.diagnostics.first!)"])
             return ApplyReport(dryRun: false, plan: [])
         }
-        return ingest(
+        let report = ingest(
             valid: set.documents.map { ($0, source($0.file)) },
             invalid: invalid.map { ($0, source($0.file)) },
             isDryRun: false,
             prune: prune && unnamedInvalidFiles.isEmpty
         )
+        // Level-triggered: an invalid mark left by a file of this directory that no longer names the map goes.
+        let present = Set(set.documents.map(\.schema.name)).union(invalid.compactMap(\.name))
+        for name in records.keys.sorted() where !present.contains(name) {
+            guard let mark = records[name]?.state.invalid, mark.source?.hasPrefix(path) == true else { continue }
+            clearInvalid(name)
+        }
+        return report
+    }
+
+    /// The invalid document that marked `name` is gone: a map never live is forgotten, a live one is no longer invalid.
+    func clearInvalid(_ name: String) {
+        guard var record = records[name] else { return }
+        if record.state.liveVersion == nil {
+            pruneMap(name)
+            return
+        }
+        var state = record.state
+        state.invalid = nil
+        do {
+            try store.save(state, at: clock.currentDate)
+            record.state = state
+            records[name] = record
+        } catch {
+            logger.error("could not clear an invalid mark", metadata: ["map": .string(name), "error": "\(error)"])
+        }
     }
 
     // MARK: - Ingest → plan → reconcile

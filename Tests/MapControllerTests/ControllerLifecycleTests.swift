@@ -108,6 +108,11 @@ struct ControllerLifecycleTests {
         #expect(again.plan.first { $0.name == "users" }?.action == .unchanged)
         #expect(try await controller.history(of: "users").count == history.count)
         #expect(try await controller.history(of: "orders").count == 1, "the same invalid file is recorded once")
+        // The invalid file removed: the map it named (never live) is no longer reported.
+        try FileManager.default.removeItem(atPath: schemas + "/orders.yaml")
+        _ = await controller.reconcileDirectory(schemas, prune: false)
+        await #expect(throws: ControlPlaneError.self) { try await controller.status(of: "orders") }
+        #expect(await controller.metricsSnapshot().schemaInvalid == 0)
         // Removing the file does not drop the map without prune; with prune it does.
         try FileManager.default.removeItem(atPath: schemas + "/users.yaml")
         _ = await controller.reconcileDirectory(schemas, prune: false)
