@@ -74,14 +74,14 @@ extension Controller {
 
     // MARK: - Entries
 
-    func managedMap(_ name: String) throws(ControlPlaneError) -> ManagedMap {
+    nonisolated func managedMap(_ name: String) throws(ControlPlaneError) -> ManagedMap {
         guard let map = registry[name] else {
             throw ControlPlaneError(.notFound, code: "map_not_found", message: "no live map named '\(name)'")
         }
         return map
     }
 
-    public func getEntry(map name: String, key: String) async throws(ControlPlaneError) -> [UInt8] {
+    public nonisolated func getEntry(map name: String, key: String) async throws(ControlPlaneError) -> [UInt8] {
         let map = try managedMap(name)
         do {
             let parsed = try map.parseKey(key)
@@ -98,7 +98,7 @@ extension Controller {
         }
     }
 
-    public func putEntry(map name: String, key: String, json: [UInt8]) async throws(ControlPlaneError) {
+    public nonisolated func putEntry(map name: String, key: String, json: [UInt8]) async throws(ControlPlaneError) {
         let map = try managedMap(name)
         let parsedKey: MapKey
         let value: JSONValue
@@ -115,7 +115,7 @@ extension Controller {
         }
     }
 
-    public func deleteEntry(map name: String, key: String) async throws(ControlPlaneError) {
+    public nonisolated func deleteEntry(map name: String, key: String) async throws(ControlPlaneError) {
         let map = try managedMap(name)
         let parsedKey: MapKey
         do { parsedKey = try map.parseKey(key) } catch { throw Self.controlPlaneError(error) }

@@ -54,11 +54,34 @@ extension Controller {
             logger.error("cannot read the schema directory", metadata: ["path": .string(path), "error": "\(set.diagnostics.first!)"])
             return ApplyReport(dryRun: false, plan: [])
         }
+        // SPEC §3.1: desired state is the last valid document *received*. A file that has not
+        // changed since the directory last gave it is not received again, so a newer version sent
+        // with `mapctl apply` stays desired until the file itself changes (a resync does not undo it).
+        var received: [SchemaDocument] = []
+        var notReceivedAgain: [SchemaDocument] = []
+        for document in set.documents {
+            let name = document.schema.name
+            let desired = records[name]?.state.desiredSHA256
+            if desired != nil, desired != document.contentSHA256, lastReceivedFromDirectory(name) == document.contentSHA256 {
+                notReceivedAgain.append(document)
+                continue
+            }
+            received.append(document)
+            if lastReceivedFromDirectory(name) != document.contentSHA256 {
+                directoryReceived[name] = document.contentSHA256
+                do {
+                    try store.setMetaValue(document.contentSHA256, forKey: "directory_sha256:\(name)")
+                } catch {
+                    logger.warning("could not record the directory's document", metadata: ["map": .string(name), "error": "\(error)"])
+                }
+            }
+        }
         let report = ingest(
-            valid: set.documents.map { ($0, source($0.file)) },
+            valid: received.map { ($0, source($0.file)) },
             invalid: invalid.map { ($0, source($0.file)) },
             isDryRun: false,
-            prune: prune && unnamedInvalidFiles.isEmpty
+            prune: prune && unnamedInvalidFiles.isEmpty,
+            notReceivedAgain: notReceivedAgain
         )
         // Level-triggered: an invalid mark left by a file of this directory that no longer names the map goes.
         let present = Set(set.documents.map(\.schema.name)).union(invalid.compactMap(\.name))
@@ -67,6 +90,14 @@ extension Controller {
             clearInvalid(name)
         }
         return report
+    }
+
+    /// The content hash of the document the watched directory last gave for `name`, if any.
+    func lastReceivedFromDirectory(_ name: String) -> String? {
+        if let sha = directoryReceived[name] { return sha }
+        let stored = try? store.metaValue(forKey: "directory_sha256:\(name)")
+        if let stored { directoryReceived[name] = stored }
+        return stored ?? nil
     }
 
     /// The invalid document that marked `name` is gone: a map never live is forgotten, a live one is no longer invalid.
@@ -94,9 +125,15 @@ extension Controller {
         valid: [(SchemaDocument, String)],
         invalid: [(InvalidDocument, String)],
         isDryRun: Bool,
-        prune: Bool
+        prune: Bool,
+        notReceivedAgain: [SchemaDocument] = []
     ) -> ApplyReport {
-        var plan: [PlanEntry] = []
+        var plan: [PlanEntry] = notReceivedAgain.map { document in
+            PlanEntry(
+                name: document.schema.name, action: .unchanged, toVersion: document.schema.version.description,
+                reason: "the file is unchanged since it was last received; a later document is desired"
+            )
+        }
         var touched: [String] = []
         var valid = valid
         var invalid = invalid
@@ -150,7 +187,7 @@ extension Controller {
         }
 
         if prune {
-            let keep = Set(valid.map(\.0.schema.name)).union(invalidNames)
+            let keep = Set(valid.map(\.0.schema.name)).union(invalidNames).union(notReceivedAgain.map(\.schema.name))
             for name in records.keys.sorted() where !keep.contains(name) && records[name]?.state.liveVersion != nil {
                 plan.append(PlanEntry(name: name, action: .prune, fromVersion: records[name]?.state.liveVersion?.description, reason: "no document for this map"))
                 if !isDryRun { pruneMap(name) }

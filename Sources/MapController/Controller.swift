@@ -68,6 +68,9 @@ public actor Controller: ControlPlane {
     var requeue = ReconcileQueue()
     /// Files of the last directory reconcile that are invalid without a readable map name.
     var unnamedInvalidFiles: Set<String> = []
+    /// Per map, the content hash of the document last received from the watched directory
+    /// (persisted in the store's meta table as `directory_sha256:NAME`).
+    var directoryReceived: [String: String] = [:]
     var hasStarted = false
     var directoryReconcilesBegun = 0
     var directoryReconcilesDone = 0

@@ -259,3 +259,43 @@ struct ControllerLifecycleTests {
         #expect(standby.entries == 1, "the warm standby took the write")
     }
 }
+
+@Suite("Documents received from the directory")
+struct DirectoryReceiveTests {
+    @Test("a newer version sent with apply stays desired until the file itself changes, across resyncs and restarts")
+    func applyOutlivesAnUnchangedFile() async throws {
+        let env = TestEnvironment()
+        defer { env.cleanUp() }
+        let schemas = env.directory + "-schemas"
+        defer { try? FileManager.default.removeItem(atPath: schemas) }
+        try FileManager.default.createDirectory(atPath: schemas, withIntermediateDirectories: true)
+        let file = schemas + "/users.yaml"
+        try schemaYAML("users", version: "1.0.0").write(toFile: file, atomically: true, encoding: .utf8)
+
+        var controller = try await env.makeController()
+        _ = await controller.reconcileDirectory(schemas, prune: true)
+        try await controller.apply(schemaYAML("users", version: "1.1.0"))
+        #expect(try await controller.status(of: "users").liveVersion == "1.1.0")
+
+        // A resync sees the same file: it was received already, so it does not undo the apply (nor prune the map).
+        let resync = await controller.reconcileDirectory(schemas, prune: true)
+        #expect(resync.plan.first { $0.name == "users" }?.action == .unchanged)
+        #expect(try await controller.status(of: "users").liveVersion == "1.1.0")
+
+        // The same holds after a restart: what the directory gave is remembered in the state.
+        await controller.shutdown()
+        controller = try await env.makeController()
+        _ = await controller.reconcileDirectory(schemas, prune: false)
+        #expect(try await controller.status(of: "users").desiredVersion == "1.1.0")
+
+        // The file changes: that is a new document, and it is applied.
+        try schemaYAML("users", version: "1.2.0").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = await controller.reconcileDirectory(schemas, prune: false)
+        #expect(try await controller.status(of: "users").liveVersion == "1.2.0")
+
+        // Reverting the file in git to 1.0.0 is a new document too: a downgrade, applied as such.
+        try schemaYAML("users", version: "1.0.0").write(toFile: file, atomically: true, encoding: .utf8)
+        _ = await controller.reconcileDirectory(schemas, prune: false)
+        #expect(try await controller.status(of: "users").liveVersion == "1.0.0")
+    }
+}
