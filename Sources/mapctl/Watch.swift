@@ -68,7 +68,7 @@ struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Poll DIR at this interval instead of using inotify, e.g. 500ms or 2s.", valueName: "INTERVAL"))
     var poll: String?
 
-    @Flag(help: "Accept fault_injection in schemas, for tests and demos (SPEC §7).")
+    @Flag(help: "Accept a fault_injection section in schemas (added latency, errors, faults, a crash after N ops), for tests and demos; refused otherwise.")
     var enableFaultInjection = false
 
     @Option(help: "Log format: text for people, json for machines.")
