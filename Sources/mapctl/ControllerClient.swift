@@ -45,7 +45,7 @@ struct ControllerClient: Sendable {
     /// `USER@HOST` of the person or script running the command.
     static let clientName: String = {
         let environment = ProcessInfo.processInfo.environment
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? NSUserName()
         return "\(user)@\(ProcessInfo.processInfo.hostName)"
     }()
 
