@@ -165,13 +165,14 @@ public final class DynamicMap: Sendable {
     public func load(_ entries: some Sequence<(MapKey, JSONValue)>) -> LoadReport {
         var report = LoadReport()
         for (key, value) in entries {
-            if let reason = dropReason(key, value) {
+            // One check per entry: the value is normalized once, and the byte limits are checked here.
+            let (normalized, reason) = admit(key, value)
+            if let reason {
                 report.dropped[reason, default: 0] += 1
                 continue
             }
-            let normalized = (try? validator.check(value)) ?? value
             do {
-                try map.putUncounted(key, normalized)
+                try map.putUncounted(key, normalized, checkingSizes: false)
                 report.loaded += 1
             } catch {
                 report.dropped["max_entries", default: 0] += 1
@@ -182,13 +183,20 @@ public final class DynamicMap: Sendable {
 
     /// Why `newSchema` would drop an entry, or nil.
     func dropReason(_ key: MapKey, _ value: JSONValue, under newSchema: MapSchema? = nil, validator: ValueValidator? = nil) -> String? {
+        admit(key, value, under: newSchema, validator: validator).reason
+    }
+
+    /// The value as `newSchema` (this map's by default) stores it, or why it drops the entry.
+    func admit(_ key: MapKey, _ value: JSONValue, under newSchema: MapSchema? = nil, validator: ValueValidator? = nil)
+        -> (value: JSONValue, reason: String?)
+    {
         let schema = newSchema ?? self.schema
         let validator = validator ?? self.validator
-        if key.keyType != schema.keyType { return "key_type" }
-        if let limit = schema.capacity?.maxKeyBytes, key.byteCount > limit { return "max_key_bytes" }
-        guard let normalized = try? validator.check(value) else { return "value_type" }
-        if let limit = schema.capacity?.maxValueBytes, normalized.serializedCount > limit { return "max_value_bytes" }
-        return nil
+        if key.keyType != schema.keyType { return (value, "key_type") }
+        if let limit = schema.capacity?.maxKeyBytes, key.byteCount > limit { return (value, "max_key_bytes") }
+        guard let normalized = try? validator.check(value) else { return (value, "value_type") }
+        if let limit = schema.capacity?.maxValueBytes, normalized.serializedCount > limit { return (value, "max_value_bytes") }
+        return (normalized, nil)
     }
 
     /// How many stored entries `newSchema`'s limits and types would drop, for the plan: keys or values it

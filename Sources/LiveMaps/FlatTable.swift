@@ -150,9 +150,12 @@ final class FlatTable<Key: Hashable, Value> {
     }
 
     /// Inserts a key known to be absent; returns its slot.
+    ///
+    /// Key and value are consumed: a caller that holds its own copy (a bulk carry moving entries out of
+    /// a buffer) hands it over without a retain here and a release there.
     @inlinable
     @discardableResult
-    func insertNew(_ key: Key, hash: UInt64, value: Value, deadline: UInt64, size: Int) -> Int {
+    func insertNew(_ key: consuming Key, hash: UInt64, value: consuming Value, deadline: UInt64, size: Int) -> Int {
         if count + tombstones >= growthLimit { resize() }
         var index = home(hash)
         while control[index] >= 0x80 {
@@ -246,7 +249,20 @@ final class FlatTable<Key: Hashable, Value> {
     /// or at the same size when tombstones made it look full).
     @usableFromInline
     func resize() {
-        let newCapacity = tombstones > count / 2 ? capacity : max(16, capacity + capacity / 2)
+        rehash(to: tombstones > count / 2 ? capacity : max(16, capacity + capacity / 2))
+    }
+
+    /// Makes room for `total` entries without growing again (a bulk load reserves once instead of
+    /// rehashing ~18 times on the way from 16 slots to its final size).
+    @usableFromInline
+    func reserve(_ total: Int) {
+        let needed = Self.capacity(forCount: total)
+        if needed > capacity { rehash(to: needed) }
+    }
+
+    /// Rehashes every entry into a table of `newCapacity` slots (at least the count needs).
+    @usableFromInline
+    func rehash(to newCapacity: Int) {
         let oldControl = control
         let oldSlots = slots
         let oldLinks = links

@@ -406,11 +406,17 @@ func defaultByteCount<T>(_ value: T) -> Int {
 
 extension LiveMap {
     /// A put that is not counted as a user operation (for carrying data across a rebuild).
-    func putUncounted(_ key: Key, _ value: Value) throws(MapError) {
-        let size = checksSizes ? keyByteCount(key) + valueByteCount(value) : 0
+    /// - Parameter checkingSizes: false when the entry is known to fit `max_key_bytes` and `max_value_bytes`.
+    func putUncounted(_ key: Key, _ value: Value, checkingSizes: Bool = true) throws(MapError) {
+        var size = 0
         if checksSizes {
-            if keyByteCount(key) > maxKeyBytes { throw .badKey("key over max_key_bytes") }
-            if valueByteCount(value) > maxValueBytes { throw .badValue("value over max_value_bytes") }
+            let keyBytes = keyByteCount(key)
+            let valueBytes = valueByteCount(value)
+            if checkingSizes {
+                if keyBytes > maxKeyBytes { throw .badKey("key over max_key_bytes") }
+                if valueBytes > maxValueBytes { throw .badValue("value over max_value_bytes") }
+            }
+            size = keyBytes + valueBytes
         }
         let hash = hasher.hash(key)
         let stored: Bool

@@ -8,4 +8,22 @@ extension DynamicMap: MapInstance {
     package func carry(_ entries: [(MapKey, JSONValue)]) -> Int {
         load(entries).droppedCount
     }
+
+    package func acceptsUnchanged(entriesOf source: DynamicMap) -> Bool {
+        acceptsUnchanged(entriesOf: source.schema)
+    }
+
+    /// The unchecked bulk path when `unchecked`, else every entry through `load`'s checks.
+    package func carryAll(from source: DynamicMap, unchecked: Bool) -> (copied: Int, dropped: Int) {
+        guard unchecked else {
+            let entries = source.entriesForCopy()
+            return (entries.count, load(entries).droppedCount)
+        }
+        let (copied, report) = carry(from: source)
+        return (copied, report.droppedCount)
+    }
+
+    package func carryOne(_ key: MapKey, _ value: JSONValue, unchecked: Bool) -> Bool {
+        carry(key, value, unchecked: unchecked)
+    }
 }

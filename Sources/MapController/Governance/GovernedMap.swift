@@ -80,6 +80,8 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         package var longestPause: Duration = .zero
         /// From the start of the capture to the gate opening on the replacement.
         package var total: Duration = .zero
+        /// The copy of the live instance's entries (step 2).
+        package var copy: Duration = .zero
     }
 
     private struct Routing {
@@ -290,15 +292,20 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
                 captured = routing.live
             }
             source = captured!
-            let snapshot = source.entriesForCopy()
-            report.copied = snapshot.count
-            report.dropped += replacement.carry(snapshot)
+            // A compatible change (same or widened types, no narrowed byte limit): entries are carried
+            // and replayed as they are, in bulk, without re-checking each value.
+            let unchecked = replacement.acceptsUnchanged(entriesOf: source)
+            let copyStart = ContinuousClock.now
+            let carried = replacement.carryAll(from: source, unchecked: unchecked)
+            report.copy = ContinuousClock.now - copyStart
+            report.copied = carried.copied
+            report.dropped += carried.dropped
             var longest = pauses.statistics.last
             while report.replayRounds < maxReplayRounds, log.count >= switchThreshold {
                 report.replayRounds += 1
                 let keys = log.drain()
                 report.replayed += keys.count
-                report.dropped += replay(keys, from: source, to: replacement, locking: false)
+                report.dropped += replay(keys, from: source, to: replacement, locking: false, unchecked: unchecked)
             }
             // Dual writes on, log off: from here the replacement receives every write itself.
             let dualStart = close()
@@ -309,7 +316,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             let keys = log.drain()
             report.replayed += keys.count
             report.replayedDuringDualWrites = keys.count
-            report.dropped += replay(keys, from: source, to: replacement, locking: true)
+            report.dropped += replay(keys, from: source, to: replacement, locking: true, unchecked: unchecked)
             if dualWriteDwell > .zero { usleep(UInt32(clamping: dualWriteDwell.components.attoseconds / 1_000_000_000_000 + dualWriteDwell.components.seconds * 1_000_000)) }
             let pauseStart = close()
             var dropped: Instance?
@@ -359,22 +366,29 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     ///
     /// - Parameter locking: while dual writes are on, each key is replayed under its stripe lock, so that
     ///   a writer's write to both instances and the replay of that key happen one after the other.
-    private func replay(_ keys: [Key], from source: Instance, to target: Instance, locking: Bool) -> Int {
+    private func replay(_ keys: [Key], from source: Instance, to target: Instance, locking: Bool, unchecked: Bool) -> Int {
         var dropped = 0
         for key in keys {
-            let refused = locking ? stripes.withLock(for: key) { Self.replay(key, from: source, to: target) } : Self.replay(key, from: source, to: target)
+            let refused =
+                locking
+                ? stripes.withLock(for: key) { Self.replay(key, from: source, to: target, unchecked: unchecked) }
+                : Self.replay(key, from: source, to: target, unchecked: unchecked)
             if refused { dropped += 1 }
         }
         return dropped
     }
 
     /// True when the target refused the value (the key is then absent there).
-    private static func replay(_ key: Key, from source: Instance, to target: Instance) -> Bool {
+    private static func replay(_ key: Key, from source: Instance, to target: Instance, unchecked: Bool) -> Bool {
         guard let value = source.peek(key) else {
             target.discard(key)
             return false
         }
-        return !mirrorPut(key, value, to: target)
+        guard target.carryOne(key, value, unchecked: unchecked) else {
+            target.discard(key)  // refused: no stale value stays
+            return true
+        }
+        return false
     }
 
     /// Makes the standby live (a warm or frozen rollback): a switch, no copy.

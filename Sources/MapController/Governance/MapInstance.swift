@@ -29,8 +29,30 @@ package protocol MapInstance: AnyObject, Sendable {
     /// Removes a key without counting an operation.
     func discard(_ key: Key)
     var count: Int { get }
+
+    /// Whether every entry `source` can hold fits this instance as it is (a compatible change), so that
+    /// a rebuild may carry and replay entries without re-checking them. False by default.
+    func acceptsUnchanged(entriesOf source: Self) -> Bool
+    /// Copies `source`'s entries in as ``entriesForCopy()`` reads them; `unchecked` only after
+    /// ``acceptsUnchanged(entriesOf:)`` said yes. By default `entriesForCopy()` then ``carry(_:)``.
+    /// - Returns: entries read, and entries that did not fit.
+    func carryAll(from source: Self, unchecked: Bool) -> (copied: Int, dropped: Int)
+    /// Carries one entry read from the rebuild's source; returns whether it was stored.
+    /// By default ``carry(_:)`` of that entry.
+    func carryOne(_ key: Key, _ value: Value, unchecked: Bool) -> Bool
 }
 
 extension MapInstance {
     package func entriesForCopy() -> [(Key, Value)] { snapshot() }
+
+    package func acceptsUnchanged(entriesOf source: Self) -> Bool { false }
+
+    package func carryAll(from source: Self, unchecked: Bool) -> (copied: Int, dropped: Int) {
+        let entries = source.entriesForCopy()
+        return (entries.count, carry(entries))
+    }
+
+    package func carryOne(_ key: Key, _ value: Value, unchecked: Bool) -> Bool {
+        carry([(key, value)]) == 0
+    }
 }
