@@ -3,7 +3,7 @@
 /// Numbers keep their kind: integers that fit `Int64` are `.int`, larger non-negative ones `.uint`,
 /// anything with a fraction or exponent `.double`. Objects are unordered; ``serialized()`` writes
 /// their keys sorted so that equal values serialize to equal bytes.
-public indirect enum JSONValue: Hashable, Sendable {
+public enum JSONValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
