@@ -194,7 +194,7 @@ public final class DynamicMap: Sendable {
         let validator = validator ?? self.validator
         if key.keyType != schema.keyType { return (value, "key_type") }
         if let limit = schema.capacity?.maxKeyBytes, key.byteCount > limit { return (value, "max_key_bytes") }
-        guard let normalized = try? validator.check(value) else { return (value, "value_type") }
+        guard let normalized = try? validator.check(value, droppingUnknownFields: true) else { return (value, "value_type") }
         if let limit = schema.capacity?.maxValueBytes, normalized.serializedCount > limit { return (value, "max_value_bytes") }
         return (normalized, nil)
     }

@@ -9,18 +9,24 @@ import MapSchema
 struct ValueValidator: Sendable {
     let valueType: ValueType
     let fields: [String: RecordField]
+    /// Declared order, so that the first missing field reported is always the same one.
+    let orderedFields: [RecordField]
     let fieldNames: String
 
     init(schema: MapSchema) {
         valueType = schema.valueType
         fields = Dictionary(schema.fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        orderedFields = schema.fields
         fieldNames = schema.fields.map(\.name).joined(separator: ", ")
     }
 
     /// The value as stored: integers widened or narrowed to the declared type.
     ///
+    /// - Parameter droppingUnknownFields: carrying a stored record into a version that removed a
+    ///   field (a compatible change, SPEC §1.3) converts it by leaving the field out; a write from a
+    ///   caller with an unknown field is an error.
     /// - Throws: `MapError.badValue` naming what was expected.
-    func check(_ value: JSONValue) throws(MapError) -> JSONValue {
+    func check(_ value: JSONValue, droppingUnknownFields: Bool = false) throws(MapError) -> JSONValue {
         switch valueType {
         case .scalar(let scalar):
             return try Self.check(value, as: scalar, at: "value")
@@ -33,6 +39,7 @@ struct ValueValidator: Sendable {
             var result: [String: JSONValue] = [:]
             for (key, member) in members {
                 guard let field = fields[key] else {
+                    if droppingUnknownFields { continue }
                     throw .badValue("unknown field '\(key.prefix(64))' in \(name) (fields: \(fieldNames))")
                 }
                 if member == .null {
@@ -41,7 +48,7 @@ struct ValueValidator: Sendable {
                 }
                 result[key] = try Self.check(member, as: field.type, at: "field '\(key)'")
             }
-            for field in fields.values where !field.isOptional && result[field.name] == nil {
+            for field in orderedFields where !field.isOptional && result[field.name] == nil {
                 throw .badValue("missing required field '\(field.name)' of \(name)")
             }
             return .object(result)

@@ -155,3 +155,41 @@ struct CarryTests {
         #expect(try target.get(.string("n")) == .uint(1))  // normalized to the new type
     }
 }
+
+@Suite("Carry: records across a removed field")
+struct RemovedFieldCarryTests {
+    static func record(_ fields: [RecordField]) -> MapSchema {
+        MapSchema(
+            name: "users", version: SemanticVersion(major: 1, minor: 0, patch: 0), keyType: .string,
+            valueType: .record("User"), fields: fields
+        )
+    }
+
+    @Test("A stored record is converted by leaving out the field the new version removed; callers still may not write it")
+    func removedFieldIsDroppedOnCarry() throws {
+        let old = DynamicMap(schema: Self.record([RecordField(name: "id", type: .string), RecordField(name: "legacy", type: .int64)]))
+        try old.put(.string("u1"), .object(["id": .string("u1"), "legacy": .int(7)]))
+        let new = DynamicMap(schema: Self.record([RecordField(name: "id", type: .string)]))
+        #expect(old.entriesDropped(by: new.schema) == 0, "the plan must not count the converted entry as dropped")
+        let report = new.load(old.snapshot())
+        #expect(report.loaded == 1)
+        #expect(try new.get(.string("u1")) == .object(["id": .string("u1")]))
+        // A caller's write with the removed field is still refused, with a message naming it.
+        #expect(throws: MapError.self) { try new.put(.string("u2"), .object(["id": .string("u2"), "legacy": .int(1)])) }
+    }
+
+    @Test("The first missing required field reported is the first declared")
+    func missingFieldOrderIsStable() throws {
+        let map = DynamicMap(schema: Self.record([
+            RecordField(name: "id", type: .string), RecordField(name: "name", type: .string), RecordField(name: "email", type: .string),
+        ]))
+        for _ in 0..<5 {
+            do {
+                try map.put(.string("u"), .object([:]))
+                Issue.record("an empty record was accepted")
+            } catch {
+                #expect(error.message.contains("'id'"), "\(error.message)")
+            }
+        }
+    }
+}
