@@ -24,13 +24,13 @@ struct StressTests {
     /// Each thread owns a key range and checks every result against its own model; shared keys only
     /// ever hold values some thread wrote; a counter incremented by compare-and-set loses no increment.
     @Test("Mixed operations on every strategy agree with a per-key sequential model", arguments: Strategy.allCases)
-    func mixedOperationsMatchModel(strategy: Strategy) throws {
+    func mixedOperationsMatchModel(strategy: Strategy) async throws {
         let map = LiveMap<UInt64, UInt64>(configuration: .init(strategy: strategy, shards: 8, latencySampleInterval: 4))
         try map.put(Self.counterKey, 0)
         let failures = Failures()
         let performed = Atomic<Int>(0)
 
-        runThreads(Self.threads) { thread in
+        await runThreads(Self.threads) { thread in
             var random = TestRandom(seed: UInt64(thread + 1))
             var model: [UInt64: UInt64] = [:]
             let base = UInt64(thread) << 32
@@ -107,12 +107,12 @@ struct StressTests {
 
     /// With ttl and evict_lru under concurrency: never more than max_entries, every present value real.
     @Test("Limited maps never exceed max_entries under concurrent writers", arguments: Strategy.allCases)
-    func limitsHoldUnderConcurrency(strategy: Strategy) throws {
+    func limitsHoldUnderConcurrency(strategy: Strategy) async throws {
         let clock = ManualMapClock()
         let map = LiveMap<UInt64, UInt64>(
             configuration: .init(strategy: strategy, shards: 4, maxEntries: 50, onFull: .evictLRU, ttl: .seconds(5), clock: clock))
         let failures = Failures()
-        runThreads(Self.threads) { thread in
+        await runThreads(Self.threads) { thread in
             var random = TestRandom(seed: UInt64(thread) + 99)
             for step in 0..<3_000 {
                 let key = UInt64(random.below(200))
@@ -136,12 +136,12 @@ struct StressTests {
     /// A writer updates keys 0..<64 in order, generation after generation; a point-in-time snapshot
     /// therefore sees a prefix at generation g and the rest at g - 1.
     @Test("Snapshots are consistent points in time while others write", arguments: Strategy.allCases)
-    func snapshotsAreConsistent(strategy: Strategy) throws {
+    func snapshotsAreConsistent(strategy: Strategy) async throws {
         let map = LiveMap<Int, Int>(configuration: .init(strategy: strategy, shards: 8))
         for key in 0..<64 { try map.put(key, 0) }
         let failures = Failures()
         let stop = Atomic<Bool>(false)
-        runThreads(4) { thread in
+        await runThreads(4) { thread in
             if thread == 0 {
                 for generation in 1...300 {
                     for key in 0..<64 { try? map.put(key, generation) }

@@ -1,22 +1,30 @@
 import Foundation
+import Synchronization
 import LiveMaps
 import MapSchema
 
 /// Runs `body(thread)` on `count` real threads at once and waits for all of them.
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    let start = DispatchSemaphore(value: 0)
-    for index in 0..<count {
-        let thread = Thread {
-            start.wait()
-            body(index)
-            done.signal()
+///
+/// The wait is a suspension, not a blocked thread: the tests run in parallel on a cooperative pool as
+/// wide as the machine (2 threads here), and a test that blocked one of them for seconds would starve
+/// the others (a watcher test once missed its deadline that way).
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let remaining = Atomic<Int>(count)
+        let start = DispatchSemaphore(value: 0)
+        for index in 0..<count {
+            let thread = Thread {
+                start.wait()
+                body(index)
+                if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                    continuation.resume()
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
         }
-        thread.stackSize = 1 << 20
-        thread.start()
+        for _ in 0..<count { start.signal() }
     }
-    for _ in 0..<count { start.signal() }
-    for _ in 0..<count { done.wait() }
 }
 
 /// A small deterministic generator per thread (xorshift64*).

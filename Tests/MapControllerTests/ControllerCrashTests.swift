@@ -59,7 +59,7 @@ struct ControllerCrashTests {
         var startupRollbacks = 0
         for iteration in 0..<50 {
             let delay = UInt32.random(in: 0...60_000)
-            let (ready, acknowledged) = try Self.runChildAndKill(binary: binary, stateDirectory: directory, delayMicroseconds: delay)
+            let (ready, acknowledged) = try await runBlocking { try Self.runChildAndKill(binary: binary, stateDirectory: directory, delayMicroseconds: delay) }
             acknowledgedChanges += acknowledged.count
 
             // Restart in this process: the state must be whole and agree with itself and with what was acknowledged.

@@ -82,3 +82,16 @@ extension Controller {
         for i in 0..<bad { try? await put(map, "k\(i)", "\"not a number\"") }
     }
 }
+
+/// Runs blocking work (child processes, pipes, sleeps) on a thread of its own.
+///
+/// Tests run in parallel on a cooperative pool as wide as the machine (2 threads here); a test that
+/// blocked one of them for seconds would starve the others' deadlines.
+func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.start()
+    }
+}

@@ -102,7 +102,7 @@ struct StateStoreCrashTests {
         .enabled(if: StateStoreCrashChildBinary.path != nil, "build mapctl-bench first (swift build), or set MAPCTL_BENCH to its path"),
         .timeLimit(.minutes(5))
     )
-    func killedChildLeavesConsistentState() throws {
+    func killedChildLeavesConsistentState() async throws {
         let binary = try #require(StateStoreCrashChildBinary.path)
         let dir = StateStoreTemporaryDirectory()
         defer { dir.remove() }
@@ -111,7 +111,7 @@ struct StateStoreCrashTests {
         var totalSaves = 0
         for iteration in 0..<60 {
             let delay = UInt32.random(in: 0...40_000, using: &generator)
-            let (ready, acknowledged) = try Self.runChildAndKill(binary: binary, stateDirectory: dir.path, delayMicroseconds: delay)
+            let (ready, acknowledged) = try await runBlocking { try Self.runChildAndKill(binary: binary, stateDirectory: dir.path, delayMicroseconds: delay) }
             // The test ends every run cleanly below, so each child sees a clean previous run.
             #expect(ready == "ready clean=true", "iteration \(iteration): \(ready)")
 

@@ -23,7 +23,7 @@ actor ReconcileLog {
 
     /// Waits until at least `count` reconciles happened, or `timeout` passed.
     @discardableResult
-    func wait(forCount count: Int, timeout: Duration = .seconds(5)) async -> Bool {
+    func wait(forCount count: Int, timeout: Duration = .seconds(15)) async -> Bool {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while triggers.count < count {
             if ContinuousClock.now >= deadline { return false }
