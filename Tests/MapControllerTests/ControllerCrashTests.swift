@@ -12,40 +12,6 @@ import Darwin
 
 @Suite("Controller crash consistency")
 struct ControllerCrashTests {
-    /// Starts the child, waits for `ready`, lets it apply and roll back for a random moment, SIGKILLs it.
-    static func runChildAndKill(binary: String, stateDirectory: String, delayMicroseconds: UInt32) throws -> (ready: String, acknowledged: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["controller-crash-child", stateDirectory]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var text = ""
-        let reader = output.fileHandleForReading
-        while !text.contains("\n") {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        usleep(delayMicroseconds)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard let first = lines.first, first.hasPrefix("ready") else {
-            throw CrashTestError(description: "the child did not start: stdout \(text.debugDescription), stderr \(stderr.debugDescription)")
-        }
-        #expect(process.terminationReason == .uncaughtSignal, "the child ended by itself: \(stderr)")
-        return (String(first), lines.dropFirst().dropLast().map(String.init))
-    }
-
-    struct CrashTestError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     @Test(
         "a controller applying and rolling back, killed with SIGKILL 50 times, restarts consistent with every acknowledged change",
         .enabled(if: StateStoreCrashChildBinary.path != nil, "build mapctl-bench first (swift build), or set MAPCTL_BENCH to its path"),
@@ -59,7 +25,8 @@ struct ControllerCrashTests {
         var startupRollbacks = 0
         for iteration in 0..<50 {
             let delay = UInt32.random(in: 0...60_000)
-            let (ready, acknowledged) = try await runBlocking { try Self.runChildAndKill(binary: binary, stateDirectory: directory, delayMicroseconds: delay) }
+            let (ready, acknowledged) = try await runCrashChild(
+                binary: binary, subcommand: "controller-crash-child", stateDirectory: directory, delayMicroseconds: delay)
             acknowledgedChanges += acknowledged.count
 
             // Restart in this process: the state must be whole and agree with itself and with what was acknowledged.

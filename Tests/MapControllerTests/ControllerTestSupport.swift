@@ -3,6 +3,7 @@ import LiveMaps
 import Logging
 import MapSchema
 import Rollout
+import Testing
 
 @testable import MapController
 
@@ -94,4 +95,47 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
         }
         thread.start()
     }
+}
+
+/// One run of a `mapctl-bench` crash child: start it, wait for its `ready` line, let it work for a
+/// random moment, SIGKILL it, and collect what it printed.
+///
+/// - Returns: the `ready` line, and every whole line after it (the last one may be cut by the kill and
+///   is left out).
+/// - Throws: when the child did not start; records an issue when it ended by itself.
+func runCrashChild(binary: String, subcommand: String, stateDirectory: String, delayMicroseconds: UInt32) async throws
+    -> (ready: String, lines: [String])
+{
+    try await runBlocking {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [subcommand, stateDirectory]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var text = ""
+        let reader = output.fileHandleForReading
+        while !text.contains("\n") {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }  // the child ended before saying it was ready
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        usleep(delayMicroseconds)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let first = lines.first, first.hasPrefix("ready") else {
+            throw CrashChildError(description: "the child did not start: stdout \(text.debugDescription), stderr \(stderr.debugDescription)")
+        }
+        #expect(process.terminationReason == .uncaughtSignal, "the child ended by itself: \(stderr)")
+        return (String(first), lines.dropFirst().dropLast().map(String.init))
+    }
+}
+
+struct CrashChildError: Error, CustomStringConvertible {
+    var description: String
 }

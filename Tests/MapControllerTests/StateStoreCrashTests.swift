@@ -24,46 +24,14 @@ enum StateStoreCrashChildBinary {
 
 @Suite("State store crash consistency")
 struct StateStoreCrashTests {
-    /// One child run: start it, wait for its first line, let it write for a random moment, SIGKILL it.
-    ///
-    /// - Returns: The child's `ready` line and the last sequence it acknowledged per map.
-    static func runChildAndKill(binary: String, stateDirectory: String, delayMicroseconds: UInt32) throws
-        -> (ready: String, acknowledged: [String: Int])
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["state-crash-child", stateDirectory]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-
-        var text = ""
-        let reader = output.fileHandleForReading
-        while !text.contains("\n") {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }  // the child ended before saying it was ready
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        usleep(delayMicroseconds)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard let first = lines.first, first.hasPrefix("ready") else {
-            throw StateStoreCrashError("the child did not start: stdout \(text.debugDescription), stderr \(stderr.debugDescription)")
-        }
-        #expect(process.terminationReason == .uncaughtSignal, "the child ended by itself: \(stderr)")
+    /// The last sequence the child acknowledged per map, from its `committed MAP N` lines.
+    static func acknowledged(_ lines: [String]) -> [String: Int] {
         var acknowledged: [String: Int] = [:]
-        // The last line may be cut by the kill: only whole lines (followed by a newline) count.
-        for line in lines.dropFirst().dropLast() {
+        for line in lines {
             let parts = line.split(separator: " ")
             if parts.count == 3, parts[0] == "committed", let n = Int(parts[2]) { acknowledged[String(parts[1])] = n }
         }
-        return (String(first), acknowledged)
+        return acknowledged
     }
 
     /// Checks that every map's state agrees with its history and documents, as the child writes them in one transaction.
@@ -111,7 +79,9 @@ struct StateStoreCrashTests {
         var totalSaves = 0
         for iteration in 0..<60 {
             let delay = UInt32.random(in: 0...40_000, using: &generator)
-            let (ready, acknowledged) = try await runBlocking { try Self.runChildAndKill(binary: binary, stateDirectory: dir.path, delayMicroseconds: delay) }
+            let (ready, lines) = try await runCrashChild(
+                binary: binary, subcommand: "state-crash-child", stateDirectory: dir.path, delayMicroseconds: delay)
+            let acknowledged = Self.acknowledged(lines)
             // The test ends every run cleanly below, so each child sees a clean previous run.
             #expect(ready == "ready clean=true", "iteration \(iteration): \(ready)")
 
@@ -133,7 +103,3 @@ struct StateStoreCrashTests {
     }
 }
 
-struct StateStoreCrashError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
