@@ -15,21 +15,13 @@ struct Delete: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The map.", valueName: "NAME"))
-    var name: String
-
-    @Argument(help: ArgumentHelp("The key, as text.", valueName: "KEY"))
-    var key: String
+    @OptionGroup var entry: EntryArguments
 
     @OptionGroup var client: ClientOptions
 
-    func validate() throws {
-        if key.isEmpty { throw ValidationError("KEY must not be empty") }
-    }
-
     func run() async throws {
         try await Console.reporting {
-            _ = try await client.makeClient().expectSuccess("DELETE", EntryPath.of(map: name, key: key))
+            _ = try await client.makeClient().expectSuccess("DELETE", entry.path)
         }
     }
 }

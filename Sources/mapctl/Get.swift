@@ -17,29 +17,14 @@ struct Get: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The map.", valueName: "NAME"))
-    var name: String
-
-    @Argument(help: ArgumentHelp("The key, as text.", valueName: "KEY"))
-    var key: String
+    @OptionGroup var entry: EntryArguments
 
     @OptionGroup var client: ClientOptions
 
-    func validate() throws {
-        if key.isEmpty { throw ValidationError("KEY must not be empty") }
-    }
-
     func run() async throws {
         try await Console.reporting {
-            let data = try await client.makeClient().expectSuccess("GET", EntryPath.of(map: name, key: key))
+            let data = try await client.makeClient().expectSuccess("GET", entry.path)
             Console.out(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-    }
-}
-
-/// `/v1/maps/{name}/entries/{key}`, both percent-encoded path segments.
-enum EntryPath {
-    static func of(map: String, key: String) -> String {
-        "/v1/maps/\(ControllerClient.pathSegment(map))/entries/\(ControllerClient.pathSegment(key))"
     }
 }

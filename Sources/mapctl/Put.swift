@@ -19,20 +19,12 @@ struct Put: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The map.", valueName: "NAME"))
-    var name: String
-
-    @Argument(help: ArgumentHelp("The key, as text.", valueName: "KEY"))
-    var key: String
+    @OptionGroup var entry: EntryArguments
 
     @Argument(help: ArgumentHelp("The value as JSON, or - for standard input.", valueName: "VALUE"))
     var value: String
 
     @OptionGroup var client: ClientOptions
-
-    func validate() throws {
-        if key.isEmpty { throw ValidationError("KEY must not be empty") }
-    }
 
     func run() async throws {
         try await Console.reporting {
@@ -43,7 +35,7 @@ struct Put: AsyncParsableCommand {
                 )
             }
             _ = try await client.makeClient().expectSuccess(
-                "PUT", EntryPath.of(map: name, key: key), body: body, contentType: "application/json"
+                "PUT", entry.path, body: body, contentType: "application/json"
             )
         }
     }
