@@ -82,6 +82,20 @@ extension Controller {
     }
 
     public nonisolated func getEntry(map name: String, key: String) async throws(ControlPlaneError) -> [UInt8] {
+        try readEntry(map: name, key: key)
+    }
+
+    public nonisolated func putEntry(map name: String, key: String, json: [UInt8]) async throws(ControlPlaneError) {
+        try writeEntry(map: name, key: key, json: json)
+    }
+
+    public nonisolated func deleteEntry(map name: String, key: String) async throws(ControlPlaneError) {
+        try removeEntry(map: name, key: key)
+    }
+
+    /// The entry API without a hop to the concurrency pool (a protocol server on its event loop, benchmarks):
+    /// the value of `key` in map `name` as JSON bytes.
+    public nonisolated func readEntry(map name: String, key: String) throws(ControlPlaneError) -> [UInt8] {
         let map = try managedMap(name)
         do {
             let parsed = try map.parseKey(key)
@@ -98,7 +112,8 @@ extension Controller {
         }
     }
 
-    public nonisolated func putEntry(map name: String, key: String, json: [UInt8]) async throws(ControlPlaneError) {
+    /// Stores a JSON value under `key`, checked against the map's schema, through the breaker and the write gate.
+    public nonisolated func writeEntry(map name: String, key: String, json: [UInt8]) throws(ControlPlaneError) {
         let map = try managedMap(name)
         let parsedKey: MapKey
         let value: JSONValue
@@ -115,7 +130,8 @@ extension Controller {
         }
     }
 
-    public nonisolated func deleteEntry(map name: String, key: String) async throws(ControlPlaneError) {
+    /// Removes `key`; `key_not_found` when it was absent.
+    public nonisolated func removeEntry(map name: String, key: String) throws(ControlPlaneError) {
         let map = try managedMap(name)
         let parsedKey: MapKey
         do { parsedKey = try map.parseKey(key) } catch { throw Self.controlPlaneError(error) }
