@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "MapSchema", targets: ["MapSchema"]),
         .library(name: "LiveMaps", targets: ["LiveMaps"]),
         .library(name: "Rollout", targets: ["Rollout"]),
+        .library(name: "Governance", targets: ["Governance"]),
         .library(name: "MapController", targets: ["MapController"]),
         .library(name: "MapServer", targets: ["MapServer"]),
         .executable(name: "mapctl", targets: ["mapctl"]),
@@ -59,11 +60,18 @@ let package = Package(
             dependencies: ["MapSchema"],
             swiftSettings: strict
         ),
+        // One map as its users reach it: the live instance behind a write gate, a standby, the
+        // online rebuild (change log, dual writes, switch), the breaker, typed bindings. No actor.
+        .target(
+            name: "Governance",
+            dependencies: ["MapSchema", "LiveMaps", "Rollout"],
+            swiftSettings: strict
+        ),
         // Plan, reconcile, rebuild with data, rollback; state in SQLite.
         .target(
             name: "MapController",
             dependencies: [
-                "MapSchema", "LiveMaps", "Rollout",
+                "MapSchema", "LiveMaps", "Rollout", "Governance",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -74,7 +82,7 @@ let package = Package(
         .target(
             name: "MapServer",
             dependencies: [
-                "MapSchema", "LiveMaps", "MapController",
+                "MapSchema", "LiveMaps", "Governance", "MapController",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +103,7 @@ let package = Package(
         // Release-built benchmarks where threads and ratios need control.
         .executableTarget(
             name: "mapctl-bench",
-            dependencies: ["MapSchema", "LiveMaps", "MapController"],
+            dependencies: ["MapSchema", "LiveMaps", "Governance", "MapController"],
             swiftSettings: strict
         ),
         .testTarget(name: "MapSchemaTests", dependencies: ["MapSchema"], swiftSettings: strict),
@@ -103,7 +111,7 @@ let package = Package(
         .testTarget(name: "RolloutTests", dependencies: ["Rollout", "MapSchema"], swiftSettings: strict),
         .testTarget(
             name: "MapControllerTests",
-            dependencies: ["MapController", "LiveMaps", "MapSchema", "Rollout"],
+            dependencies: ["MapController", "Governance", "LiveMaps", "MapSchema", "Rollout"],
             swiftSettings: strict
         ),
         .testTarget(

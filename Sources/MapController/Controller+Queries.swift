@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 import LiveMaps
 import MapSchema
 import Rollout
@@ -49,7 +50,7 @@ extension Controller {
             standbyVersion: record.rollout == nil ? nil : record.standby?.schema.version.description,
             standbyMode: record.rollout == nil ? nil : state.standby?.mode.rawValue,
             quarantined: state.quarantined.map(\.version.description),
-            breaker: map?.breakerState ?? .closed,
+            breaker: BreakerState(map?.breakerState ?? CircuitBreaker.State.closed),
             checks: CheckCounts(
                 passed: record.tally.passed, failed: record.tally.failed,
                 inconclusive: record.tally.inconclusive, consecutiveFailures: record.tally.consecutiveFailures
@@ -172,7 +173,7 @@ extension Controller {
         var samples: [MapMetricsSample] = []
         for name in records.keys.sorted() {
             guard let record = records[name], let map = registry[name], let live = record.live else { continue }
-            let breaker = map.breakerState
+            let breaker = BreakerState(map.breakerState)
             samples.append(Self.sample(map.governed.live, map: name, schema: live.schema, role: "live", breaker: breaker))
             if let standby = map.governed.standby, let standbyDocument = record.standby {
                 samples.append(Self.sample(standby, map: name, schema: standbyDocument.schema, role: "standby", breaker: breaker))

@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 import LiveMaps
 import Logging
 import MapSchema
@@ -27,7 +28,8 @@ extension Controller {
             ops: delta.totalOps,
             errors: delta.errors,
             faults: delta.faults,
-            p99: delta.latency.count > 0 ? delta.latency.quantile(0.99) : nil
+            p99: delta.latency.count > 0 ? delta.latency.quantile(0.99) : nil,
+            latencySamples: delta.latency.count
         )
         let decision = progress.analysis.evaluate(sample, at: now)
         let version = progress.version.description

@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 public import LiveMaps
 public import Logging
 import MapSchema

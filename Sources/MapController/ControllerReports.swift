@@ -1,4 +1,5 @@
 public import Foundation
+import Rollout
 public import MapSchema
 
 // The shapes the controller reports, fixed by SPEC §5: the HTTP API serves them
@@ -344,5 +345,15 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case dryRun = "dry_run"
         case plan, results
+    }
+}
+
+extension BreakerState {
+    init(_ state: CircuitBreaker.State) {
+        switch state {
+        case .closed: self = .closed
+        case .halfOpen: self = .halfOpen
+        case .open: self = .open
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 public import LiveMaps
 
 /// A map of the controller seen as `String → Value` by an embedding service.

@@ -1,4 +1,5 @@
 import Foundation
+import Governance
 import LiveMaps
 import Logging
 import MapController

@@ -4,6 +4,7 @@ import MapSchema
 import Synchronization
 import Testing
 
+@testable import Governance
 @testable import MapController
 
 /// Writers go through the controller's governed maps (typed handles) while the controller rebuilds

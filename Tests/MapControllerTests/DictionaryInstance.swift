@@ -1,4 +1,5 @@
 
+@testable import Governance
 @testable import MapController
 
 /// A dictionary behind a lock: the smallest ``MapInstance``, to test the governance on its own.

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 
+@testable import Governance
 @testable import MapController
 
 /// Writers that own disjoint keys hammer a governed map while it is rebuilt and rolled back;

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import Governance
 @testable import MapController
 
 @Suite("Governed map")

@@ -39,78 +39,62 @@ import Synchronization
 /// writes in the same order; a rollback is then a switch. A *frozen* standby
 /// keeps its data as of the switch (a breaking change, whose keys or values
 /// the predecessor cannot hold).
-package final class GovernedMap<Instance: MapInstance>: Sendable {
+package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
+    // @unchecked Sendable is sound: the only state not behind a lock or an atomic is `current`'s
+    // referent, an immutable `Routing` published through an atomic pointer; see `Routing` and
+    // `ThreadStripes` for why no thread uses one after it is released.
     package typealias Key = Instance.Key
     package typealias Value = Instance.Value
     package typealias Failure = Instance.Failure
+    package typealias StandbyRole = Governance.StandbyRole
+    package typealias NextStandby = Governance.NextStandby
+    package typealias RebuildReport = Governance.RebuildReport
 
-    /// What the standby receives.
-    package enum StandbyRole: Sendable, Hashable {
-        /// Every write is mirrored to it: a rollback is a switch with no loss.
-        case warm
-        /// Kept as it was at the switch; writes are not mirrored.
-        case frozen
+    /// What the operations route to, as of one moment. Never mutated: a change publishes a new one.
+    private final class Routing: Sendable {
+        let live: Instance
+        let standby: Instance?
+        let standbyRole: StandbyRole
+        /// The standby when it takes every write (warm), else nil: what a writer mirrors to.
+        let mirror: Instance?
+        let changeLog: ChangeLog<Key>?
+        /// The replacement of a rebuild in its dual-write phase.
+        let dualWriteTarget: Instance?
+
+        init(_ state: RoutingState) {
+            live = state.live
+            standby = state.standby
+            standbyRole = state.standbyRole
+            mirror = state.standbyRole == .warm ? state.standby : nil
+            changeLog = state.changeLog
+            dualWriteTarget = state.dualWriteTarget
+        }
+
+        var state: RoutingState {
+            RoutingState(live: live, standby: standby, standbyRole: standbyRole, changeLog: changeLog, dualWriteTarget: dualWriteTarget)
+        }
     }
 
-    /// The standby after a rebuild's switch.
-    package enum NextStandby: Sendable {
-        /// No standby (no predecessor, or a cold one that keeps its schema only).
-        case none
-        /// Keep the standby there is now (a new version replacing one still in its window);
-        /// `freeze` stops mirroring writes to it (the new version's data no longer fits it).
-        case keepCurrent(freeze: Bool)
-        /// The instance being replaced becomes the standby.
-        case previousLive(StandbyRole)
-    }
-
-    /// What a rebuild did.
-    package struct RebuildReport: Sendable, Hashable {
-        /// Entries in the snapshot.
-        package var copied: Int = 0
-        /// Entries that did not fit the replacement (snapshot and replay).
-        package var dropped: Int = 0
-        /// Keys replayed from the change log, all rounds together.
-        package var replayed: Int = 0
-        package var replayRounds: Int = 0
-        /// Keys replayed under stripe locks while dual writes were on.
-        package var replayedDuringDualWrites: Int = 0
-        /// How long writers waited at the switch (step 6).
-        package var pause: Duration = .zero
-        /// The longest of the three gate closings (steps 1, 4, 6).
-        package var longestPause: Duration = .zero
-        /// From the start of the capture to the gate opening on the replacement.
-        package var total: Duration = .zero
-        /// The copy of the live instance's entries (step 2).
-        package var copy: Duration = .zero
-    }
-
-    private struct Routing {
+    /// A routing being changed.
+    private struct RoutingState {
         var live: Instance
         var standby: Instance?
         var standbyRole: StandbyRole = .warm
         var changeLog: ChangeLog<Key>?
-        /// The replacement of a rebuild in its dual-write phase.
         var dualWriteTarget: Instance?
-        var isRebuilding = false
     }
 
-    /// What a writer needs, read once as it passes the gate; constant until it leaves.
-    private struct Ticket {
-        var live: Instance
-        var mirror: Instance?
-        var target: Instance?
-        var changeLog: ChangeLog<Key>?
-    }
-
-    /// The write gate: writers in flight in the low bits, ``closedBit`` while a switch is under way.
-    /// The routing changes only while the gate is closed and no writer is in flight, so a writer's
-    /// ticket stays true until it leaves.
-    private let gate = Atomic<Int>(0)
-    private static var closedBit: Int { 1 << 40 }
-    private let routing: Locked<Routing>
-    private let stripes = KeyStripes()
+    /// The current `Routing`, retained once on behalf of this map (an `Unmanaged` opaque pointer).
+    /// Readers and writers use it without retaining it: no shared cache line is written on their path.
+    private let current: Atomic<UnsafeMutableRawPointer>
+    /// Reader and writer counts per thread stripe, and the write gate's closed flag.
+    private let stripes = ThreadStripes()
+    /// Serializes changes of routing (the controller's side; never taken by readers or writers).
+    private let changes = PthreadMutex()
+    private let rebuilding = Atomic<Bool>(false)
+    private let keyStripes = KeyStripes()
     private let pauses = PauseRecorder()
-    private let divergenceCount = Locked(0)
+    private let divergenceCount = Atomic<Int>(0)
 
     /// Fewer recorded keys than this end the unlocked replay rounds and go to the dual writes.
     /// The rounds only shorten the locked replay: under a writer that keeps the log full they do not converge,
@@ -122,31 +106,49 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     private let dualWriteDwell: Duration
 
     package init(live: Instance, switchThreshold: Int = 256, maxReplayRounds: Int = 0, dualWriteDwell: Duration = .zero) {
-        routing = Locked(Routing(live: live))
+        current = Atomic(Unmanaged.passRetained(Routing(RoutingState(live: live))).toOpaque())
         self.switchThreshold = switchThreshold
         self.maxReplayRounds = maxReplayRounds
         self.dualWriteDwell = dualWriteDwell
     }
 
+    deinit {
+        Unmanaged<Routing>.fromOpaque(current.load(ordering: .acquiring)).release()
+    }
+
     // MARK: - State
 
-    package var live: Instance { routing.withLock { $0.live } }
-    package var standby: Instance? { routing.withLock { $0.standby } }
-    package var standbyRole: StandbyRole? { routing.withLock { $0.standby == nil ? nil : $0.standbyRole } }
+    /// Runs `body` on the current routing, counted as a reader so that the routing outlives the call.
+    @inline(__always)
+    private func reading<R, E: Error>(_ body: (Routing) throws(E) -> R) throws(E) -> R {
+        let stripe = ThreadStripes.currentStripe()
+        stripes.arriveReader(stripe)
+        defer { stripes.departReader(stripe) }
+        let routing = Unmanaged<Routing>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+        return try routing._withUnsafeGuaranteedRef { (routing) -> Result<R, E> in
+            do throws(E) { return .success(try body(routing)) } catch { return .failure(error) }
+        }.get()
+    }
+
+    package var live: Instance { reading { $0.live } }
+    package var standby: Instance? { reading { $0.standby } }
+    package var standbyRole: StandbyRole? { reading { $0.standby == nil ? nil : $0.standbyRole } }
     package var pauseStatistics: PauseStatistics { pauses.statistics }
     /// Mirrored writes the standby could not take (its schema refused the value); the key was removed there.
-    package var standbyDivergences: Int { divergenceCount.withLock { $0 } }
+    package var standbyDivergences: Int { divergenceCount.load(ordering: .relaxed) }
 
     // MARK: - Entries
 
+    @inline(__always)
     package func get(_ key: Key) throws(Failure) -> Value? {
-        try live.get(key)
+        try reading { (routing) throws(Failure) -> Value? in try routing.live.get(key) }
     }
 
     package func contains(_ key: Key) throws(Failure) -> Bool {
-        try live.get(key) != nil
+        try get(key) != nil
     }
 
+    @inline(__always)
     package func put(_ key: Key, _ value: Value) throws(Failure) {
         try write(key) { (instance) throws(Failure) in
             try instance.put(key, value)
@@ -156,6 +158,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     }
 
     @discardableResult
+    @inline(__always)
     package func delete(_ key: Key) throws(Failure) -> Bool {
         try write(key) { (instance) throws(Failure) -> Bool in
             try instance.delete(key)
@@ -183,87 +186,72 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         return false
     }
 
+    /// Passes the gate, runs the write on the routing current while this writer is in flight (it cannot
+    /// change before the writer leaves), and mirrors it where the routing says.
+    @inline(__always)
     private func write<R>(
         _ key: Key,
         _ operation: (Instance) throws(Failure) -> R,
         mirror: (Instance, R) -> Bool
     ) throws(Failure) -> R {
-        let ticket = enter()
-        defer {
-            // Recorded even when the operation failed: the replay reads the current value, so an extra key costs nothing.
-            ticket.changeLog?.record(key)
-            leave()
-        }
-        guard ticket.mirror != nil || ticket.target != nil else { return try operation(ticket.live) }
-        return try stripes.withLock(for: key) { () throws(Failure) -> R in
-            let result = try operation(ticket.live)
-            if let standby = ticket.mirror, !mirror(standby, result) {
-                divergenceCount.withLock { $0 += 1 }
+        let stripe = ThreadStripes.currentStripe()
+        stripes.enterWriter(stripe)
+        defer { stripes.leaveWriter(stripe) }
+        let routing = Unmanaged<Routing>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+        return try routing._withUnsafeGuaranteedRef { (routing) -> Result<R, Failure> in
+            do throws(Failure) {
+                if routing.mirror == nil, routing.dualWriteTarget == nil, routing.changeLog == nil {
+                    return .success(try operation(routing.live))
+                }
+                return .success(try writeGoverned(key, routing, operation, mirror: mirror))
+            } catch {
+                return .failure(error)
             }
-            if let target = ticket.target { _ = mirror(target, result) }
+        }.get()
+    }
+
+    /// A write while a standby, a change log or a dual-write target is there.
+    private func writeGoverned<R>(
+        _ key: Key,
+        _ routing: Routing,
+        _ operation: (Instance) throws(Failure) -> R,
+        mirror: (Instance, R) -> Bool
+    ) throws(Failure) -> R {
+        // Recorded even when the operation failed: the replay reads the current value, so an extra key costs nothing.
+        defer { routing.changeLog?.record(key) }
+        guard routing.mirror != nil || routing.dualWriteTarget != nil else { return try operation(routing.live) }
+        return try keyStripes.withLock(for: key) { () throws(Failure) -> R in
+            let result = try operation(routing.live)
+            if let standby = routing.mirror, !mirror(standby, result) {
+                divergenceCount.wrappingAdd(1, ordering: .relaxed)
+            }
+            if let target = routing.dualWriteTarget { _ = mirror(target, result) }
             return result
         }
     }
 
-    // MARK: - The write gate
+    // MARK: - The write gate and routing changes
 
-    private func enter() -> Ticket {
-        var attempts = 0
-        while true {
-            let state = gate.load(ordering: .acquiring)
-            if state & Self.closedBit == 0,
-                gate.compareExchange(expected: state, desired: state + 1, ordering: .acquiringAndReleasing).exchanged
-            {
-                break
-            }
-            attempts += 1
-            Self.backOff(attempts)
-        }
-        return routing.withLock { routing in
-            Ticket(
-                live: routing.live,
-                mirror: routing.standbyRole == .warm ? routing.standby : nil,
-                target: routing.dualWriteTarget,
-                changeLog: routing.changeLog
-            )
-        }
-    }
-
-    private func leave() {
-        gate.wrappingSubtract(1, ordering: .releasing)
-    }
-
-    /// Closes the gate and waits for the writers in flight; returns when the pause began.
-    private func close() -> ContinuousClock.Instant {
-        let start = ContinuousClock.now
-        let previous = gate.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
-        precondition(previous & Self.closedBit == 0, "the write gate is closed twice")
-        var attempts = 0
-        while gate.load(ordering: .acquiring) & (Self.closedBit - 1) != 0 {
-            attempts += 1
-            Self.backOff(attempts)
-        }
-        return start
-    }
-
-    /// Applies `change` to the routing and opens the gate.
+    /// Closes the gate, waits for the writers in flight, publishes the routing `change` makes of the current
+    /// one and opens the gate; returns how long writers waited. Once no reader can hold the previous
+    /// routing any more it is released, on a background task: when it held the last reference to an
+    /// instance, freeing a million entries takes longer than a switch, and nobody should wait for it.
     @discardableResult
-    private func open(since start: ContinuousClock.Instant, applying change: (inout Routing) -> Void = { _ in }) -> Duration {
-        routing.withLock { routing in change(&routing) }
-        gate.bitwiseAnd(~Self.closedBit, ordering: .acquiringAndReleasing)
-        let pause = ContinuousClock.now - start
-        pauses.record(pause)
-        return pause
-    }
-
-    /// Spin a little (a switch lasts microseconds), then give the core away.
-    private static func backOff(_ attempts: Int) {
-        if attempts < 128 { return }
-        if attempts < 4_096 {
-            sched_yield()
-        } else {
-            usleep(50)
+    private func reroute(_ change: (inout RoutingState) -> Void) -> Duration {
+        let (previous, pause) = changes.withLock { () -> (Unmanaged<Routing>, Duration) in
+            let start = ContinuousClock.now
+            stripes.close()
+            let previous = Unmanaged<Routing>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+            var state = previous._withUnsafeGuaranteedRef { $0.state }
+            change(&state)
+            current.store(Unmanaged.passRetained(Routing(state)).toOpaque(), ordering: .sequentiallyConsistent)
+            stripes.open()
+            return (previous, ContinuousClock.now - start)
         }
+        pauses.record(pause)
+        stripes.waitForReaders()
+        Self.dispose(previous.takeRetainedValue())
+        return pause
     }
 
     // MARK: - Rebuild, switch, release
@@ -277,17 +265,14 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     /// - Returns: what was copied, replayed and dropped, and the writer pause.
     package func rebuild(into replacement: Instance, standby next: NextStandby, carriesData: Bool = true) -> RebuildReport {
         let began = ContinuousClock.now
-        routing.withLock { routing in
-            precondition(!routing.isRebuilding, "one rebuild at a time")
-            routing.isRebuilding = true
-        }
+        let wasRebuilding = rebuilding.exchange(true, ordering: .acquiringAndReleasing)
+        precondition(!wasRebuilding, "one rebuild at a time")
         var report = RebuildReport()
         let source: Instance
         if carriesData {
             let log = ChangeLog<Key>()
             var captured: Instance?
-            let start = close()
-            open(since: start) { routing in
+            reroute { routing in
                 routing.changeLog = log
                 captured = routing.live
             }
@@ -308,8 +293,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
                 report.dropped += replay(keys, from: source, to: replacement, locking: false, unchecked: unchecked)
             }
             // Dual writes on, log off: from here the replacement receives every write itself.
-            let dualStart = close()
-            longest = max(longest, open(since: dualStart) { routing in
+            longest = max(longest, reroute { routing in
                 routing.changeLog = nil
                 routing.dualWriteTarget = replacement
             })
@@ -318,47 +302,36 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
             report.replayedDuringDualWrites = keys.count
             report.dropped += replay(keys, from: source, to: replacement, locking: true, unchecked: unchecked)
             if dualWriteDwell > .zero { usleep(UInt32(clamping: dualWriteDwell.components.attoseconds / 1_000_000_000_000 + dualWriteDwell.components.seconds * 1_000_000)) }
-            let pauseStart = close()
-            var dropped: Instance?
-            report.pause = open(since: pauseStart) { routing in
+            report.pause = reroute { routing in
                 routing.dualWriteTarget = nil
-                dropped = Self.switchRouting(&routing, to: replacement, next: next)
+                Self.switchRouting(&routing, to: replacement, next: next)
             }
-            if let dropped { Self.dispose(dropped) }
             // Whether kept as the standby or not, the last reference held here goes to the background.
             Self.dispose(source)
             report.longestPause = max(longest, report.pause)
         } else {
-            let pauseStart = close()
-            var dropped: Instance?
-            report.pause = open(since: pauseStart) { routing in
-                dropped = Self.switchRouting(&routing, to: replacement, next: next)
+            report.pause = reroute { routing in
+                Self.switchRouting(&routing, to: replacement, next: next)
             }
-            if let dropped { Self.dispose(dropped) }
             report.longestPause = report.pause
         }
-        routing.withLock { $0.isRebuilding = false }
+        rebuilding.store(false, ordering: .releasing)
         report.total = ContinuousClock.now - began
         return report
     }
 
-    /// Returns the instances no longer referenced, for the caller to free once the gate is open.
-    private static func switchRouting(_ routing: inout Routing, to replacement: Instance, next: NextStandby) -> Instance? {
+    /// The routing after a switch to `replacement`; what it no longer references is freed with the old routing.
+    private static func switchRouting(_ routing: inout RoutingState, to replacement: Instance, next: NextStandby) {
         let previous = routing.live
         routing.live = replacement
         switch next {
         case .none:
-            defer { routing.standby = nil }
-            return routing.standby
+            routing.standby = nil
         case .keepCurrent(let freeze):
             if freeze { routing.standbyRole = .frozen }
-            return nil
         case .previousLive(let role):
-            defer {
-                routing.standby = previous
-                routing.standbyRole = role
-            }
-            return routing.standby
+            routing.standby = previous
+            routing.standbyRole = role
         }
     }
 
@@ -371,7 +344,7 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         for key in keys {
             let refused =
                 locking
-                ? stripes.withLock(for: key) { Self.replay(key, from: source, to: target, unchecked: unchecked) }
+                ? keyStripes.withLock(for: key) { Self.replay(key, from: source, to: target, unchecked: unchecked) }
                 : Self.replay(key, from: source, to: target, unchecked: unchecked)
             if refused { dropped += 1 }
         }
@@ -395,18 +368,16 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
     ///
     /// - Returns: the writer pause, or nil when there is no standby.
     package func switchToStandby() -> Duration? {
-        let start = close()
-        var replaced: Instance?
-        let pause = open(since: start) { routing in
+        guard standby != nil else { return nil }
+        var switched = false
+        let pause = reroute { routing in
             guard let standby = routing.standby else { return }
-            // The instance rolled back from dies after the gate opens, not while writers wait.
-            replaced = routing.live
+            // The instance rolled back from dies with the old routing, after the gate opens.
             routing.live = standby
             routing.standby = nil
+            switched = true
         }
-        guard let replaced else { return nil }
-        Self.dispose(replaced)
-        return pause
+        return switched ? pause : nil
     }
 
     /// Frees an instance no longer routed to on a background task: freeing a million entries takes
@@ -417,10 +388,15 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
         }
     }
 
+    private static func dispose(_ routing: Routing) {
+        Task.detached(priority: .background) {
+            withExtendedLifetime(routing) {}
+        }
+    }
+
     /// Installs a standby without a switch (a restart restoring a window: both instances start empty).
     package func installStandby(_ standby: Instance?, role: StandbyRole) {
-        let start = close()
-        open(since: start) { routing in
+        reroute { routing in
             routing.standby = standby
             routing.standbyRole = role
         }
@@ -428,10 +404,49 @@ package final class GovernedMap<Instance: MapInstance>: Sendable {
 
     /// Drops the standby (promotion at the end of the window).
     package func releaseStandby() {
-        let released = routing.withLock { routing in
-            defer { routing.standby = nil }
-            return routing.standby
-        }
-        if let released { Self.dispose(released) }
+        guard standby != nil else { return }
+        reroute { routing in routing.standby = nil }
     }
+}
+
+/// What the standby of a ``GovernedMap`` receives.
+package enum StandbyRole: Sendable, Hashable {
+    /// Every write is mirrored to it: a rollback is a switch with no loss.
+    case warm
+    /// Kept as it was at the switch; writes are not mirrored.
+    case frozen
+}
+
+/// The standby after a rebuild's switch.
+package enum NextStandby: Sendable {
+    /// No standby (no predecessor, or a cold one that keeps its schema only).
+    case none
+    /// Keep the standby there is now (a new version replacing one still in its window);
+    /// `freeze` stops mirroring writes to it (the new version's data no longer fits it).
+    case keepCurrent(freeze: Bool)
+    /// The instance being replaced becomes the standby.
+    case previousLive(StandbyRole)
+}
+
+/// What a rebuild did.
+package struct RebuildReport: Sendable, Hashable {
+    /// Entries in the snapshot.
+    package var copied: Int = 0
+    /// Entries that did not fit the replacement (snapshot and replay).
+    package var dropped: Int = 0
+    /// Keys replayed from the change log, all rounds together.
+    package var replayed: Int = 0
+    package var replayRounds: Int = 0
+    /// Keys replayed under stripe locks while dual writes were on.
+    package var replayedDuringDualWrites: Int = 0
+    /// How long writers waited at the switch (step 6).
+    package var pause: Duration = .zero
+    /// The longest of the three gate closings (steps 1, 4, 6).
+    package var longestPause: Duration = .zero
+    /// From the start of the capture to the gate opening on the replacement.
+    package var total: Duration = .zero
+    /// The copy of the live instance's entries (step 2).
+    package var copy: Duration = .zero
+
+    package init() {}
 }

@@ -7,7 +7,7 @@
 /// over stripes by hash, each with its own lock, so that writers rarely wait
 /// for one another and no single set grows (and rehashes) to the size of the map
 /// while a writer holds its lock.
-final class ChangeLog<Key: Hashable & Sendable>: Sendable {
+package final class ChangeLog<Key: Hashable & Sendable>: Sendable {
     private final class Stripe: Sendable {
         let keys = Locked<Set<Key>>([])
     }
@@ -15,19 +15,19 @@ final class ChangeLog<Key: Hashable & Sendable>: Sendable {
     private let stripes: [Stripe]
     private let mask: Int
 
-    init(stripeCount: Int = 64) {
+    package init(stripeCount: Int = 64) {
         var size = 1
         while size < stripeCount { size <<= 1 }
         stripes = (0..<size).map { _ in Stripe() }
         mask = size - 1
     }
 
-    func record(_ key: Key) {
+    package func record(_ key: Key) {
         stripes[key.hashValue & mask].keys.withLock { _ = $0.insert(key) }
     }
 
     /// Takes every key recorded so far and starts a new, empty log.
-    func drain() -> [Key] {
+    package func drain() -> [Key] {
         var drained: [Key] = []
         for stripe in stripes {
             let keys = stripe.keys.withLock { keys in
@@ -39,5 +39,5 @@ final class ChangeLog<Key: Hashable & Sendable>: Sendable {
         return drained
     }
 
-    var count: Int { stripes.reduce(0) { $0 + $1.keys.withLock { $0.count } } }
+    package var count: Int { stripes.reduce(0) { $0 + $1.keys.withLock { $0.count } } }
 }

@@ -15,10 +15,10 @@ public struct PauseStatistics: Sendable, Hashable {
     }
 }
 
-final class PauseRecorder: Sendable {
+package final class PauseRecorder: Sendable {
     private let stats = Locked(PauseStatistics())
 
-    func record(_ pause: Duration) {
+    package func record(_ pause: Duration) {
         stats.withLock { stats in
             stats.count += 1
             stats.last = pause
@@ -27,5 +27,5 @@ final class PauseRecorder: Sendable {
         }
     }
 
-    var statistics: PauseStatistics { stats.withLock { $0 } }
+    package var statistics: PauseStatistics { stats.withLock { $0 } }
 }

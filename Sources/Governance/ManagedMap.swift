@@ -8,31 +8,25 @@ import Rollout
 /// through the controller's actor: reads go to the live instance, writes pass
 /// the breaker and the governed map's write gate. The controller swaps what is
 /// inside (rebuild, rollback, promotion) under its own isolation.
-final class ManagedMap: Sendable {
-    let name: String
-    let governed: GovernedMap<DynamicMap>
+package final class ManagedMap: Sendable {
+    package let name: String
+    package let governed: GovernedMap<DynamicMap>
     private let breakerSlot: Locked<SharedCircuitBreaker?>
     private let clock: any RolloutClock
 
-    init(name: String, live: DynamicMap, breakerPolicy: CircuitBreakerPolicy?, clock: any RolloutClock) {
+    package init(name: String, live: DynamicMap, breakerPolicy: CircuitBreakerPolicy?, clock: any RolloutClock) {
         self.name = name
         self.governed = GovernedMap(live: live)
         self.clock = clock
         breakerSlot = Locked(breakerPolicy.map { SharedCircuitBreaker(policy: $0, clock: clock) })
     }
 
-    var breaker: SharedCircuitBreaker? { breakerSlot.withLock { $0 } }
+    package var breaker: SharedCircuitBreaker? { breakerSlot.withLock { $0 } }
 
-    var breakerState: BreakerState {
-        switch breaker?.state {
-        case .open: .open
-        case .halfOpen: .halfOpen
-        case .closed, nil: .closed
-        }
-    }
+    package var breakerState: CircuitBreaker.State { breaker?.state ?? .closed }
 
     /// A new live version brings its own `circuit_breaker`; an unchanged policy keeps the breaker's state.
-    func adoptBreaker(_ policy: CircuitBreakerPolicy?) {
+    package func adoptBreaker(_ policy: CircuitBreakerPolicy?) {
         breakerSlot.withLock { slot in
             guard slot?.policy != policy else { return }
             slot = policy.map { SharedCircuitBreaker(policy: $0, clock: clock) }
@@ -41,11 +35,11 @@ final class ManagedMap: Sendable {
 
     // MARK: - Entries, typed by the live schema
 
-    func parseKey(_ text: String) throws(MapError) -> MapKey {
+    package func parseKey(_ text: String) throws(MapError) -> MapKey {
         try governed.live.parseKey(text)
     }
 
-    func get(_ key: MapKey) throws(MapError) -> JSONValue? {
+    package func get(_ key: MapKey) throws(MapError) -> JSONValue? {
         do {
             return try governed.get(key)
         } catch {
@@ -54,21 +48,21 @@ final class ManagedMap: Sendable {
         }
     }
 
-    func put(_ key: MapKey, _ value: JSONValue) throws(GovernedWriteError) {
+    package func put(_ key: MapKey, _ value: JSONValue) throws(GovernedWriteError) {
         try admitted { () throws(MapError) in try governed.put(key, value) }
     }
 
     @discardableResult
-    func delete(_ key: MapKey) throws(GovernedWriteError) -> Bool {
+    package func delete(_ key: MapKey) throws(GovernedWriteError) -> Bool {
         try admitted { () throws(MapError) -> Bool in try governed.delete(key) }
     }
 
-    func compareAndSet(_ key: MapKey, expected: JSONValue?, new: JSONValue?) throws(GovernedWriteError) -> Bool {
+    package func compareAndSet(_ key: MapKey, expected: JSONValue?, new: JSONValue?) throws(GovernedWriteError) -> Bool {
         try admitted { () throws(MapError) -> Bool in try governed.compareAndSet(key, expected: expected, new: new) }
     }
 
     /// A fault the embedding service reports: counted by the live instance and fed to the breaker.
-    func reportFault() {
+    package func reportFault() {
         governed.live.counters.reportFault()
         breaker?.recordFault()
     }
@@ -105,21 +99,23 @@ public enum GovernedWriteError: Error, Sendable, CustomStringConvertible {
 
 extension Duration {
     /// Whole seconds, rounded up, at least 1 (`Retry-After`).
-    var secondsRoundedUp: Int64 {
+    package var secondsRoundedUp: Int64 {
         let (seconds, attoseconds) = components
         return max(1, seconds + (attoseconds > 0 ? 1 : 0))
     }
 }
 
 /// The maps the controller hosts, readable from any thread.
-final class MapRegistry: Sendable {
+package final class MapRegistry: Sendable {
     private let maps = Locked<[String: ManagedMap]>([:])
 
-    subscript(name: String) -> ManagedMap? { maps.withLock { $0[name] } }
+    package init() {}
 
-    func set(_ map: ManagedMap?, for name: String) {
+    package subscript(name: String) -> ManagedMap? { maps.withLock { $0[name] } }
+
+    package func set(_ map: ManagedMap?, for name: String) {
         maps.withLock { $0[name] = map }
     }
 
-    var all: [ManagedMap] { maps.withLock { Array($0.values) } }
+    package var all: [ManagedMap] { maps.withLock { Array($0.values) } }
 }
