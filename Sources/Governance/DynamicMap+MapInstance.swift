@@ -1,9 +1,20 @@
 import LiveMaps
+import MapSchema
 
-extension DynamicMap: MapInstance {
+extension DynamicMap: GovernableInstance {
     package typealias Key = MapKey
     package typealias Value = JSONValue
     package typealias Failure = MapError
+
+    package func decodeValue(_ json: [UInt8], for op: OpKind) throws(MapError) -> JSONValue {
+        try JSONValue(parsing: json)
+    }
+
+    package func encodeValue(_ value: JSONValue) -> [UInt8] { value.serialized() }
+
+    package func jsonEntries() -> [(MapKey, JSONValue)] { snapshot() }
+
+    package func loadJSON(_ entries: [(MapKey, JSONValue)]) -> LoadReport { load(entries) }
 
     package func carry(_ entries: [(MapKey, JSONValue)]) -> Int {
         load(entries).droppedCount

@@ -330,7 +330,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     }
 
     @usableFromInline
-    func entries() -> [(Key, Value)] {
+    package func entries() -> [(Key, Value)] {
         let now = now()
         switch engine {
         case .sharded(let engine): return engine.entries(now: now)
@@ -407,7 +407,7 @@ func defaultByteCount<T>(_ value: T) -> Int {
 extension LiveMap {
     /// A put that is not counted as a user operation (for carrying data across a rebuild).
     /// - Parameter checkingSizes: false when the entry is known to fit `max_key_bytes` and `max_value_bytes`.
-    func putUncounted(_ key: Key, _ value: Value, checkingSizes: Bool = true) throws(MapError) {
+    package func putUncounted(_ key: Key, _ value: Value, checkingSizes: Bool = true) throws(MapError) {
         var size = 0
         if checksSizes {
             let keyBytes = keyByteCount(key)

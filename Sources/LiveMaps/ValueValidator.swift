@@ -6,14 +6,14 @@
 import MapSchema
 
 /// Checks JSON values against a schema's `value_type` and normalizes numbers to the declared kind.
-struct ValueValidator: Sendable {
+package struct ValueValidator: Sendable {
     let valueType: ValueType
     let fields: [String: RecordField]
     /// Declared order, so that the first missing field reported is always the same one.
     let orderedFields: [RecordField]
     let fieldNames: String
 
-    init(schema: MapSchema) {
+    package init(schema: MapSchema) {
         valueType = schema.valueType
         fields = Dictionary(schema.fields.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         orderedFields = schema.fields
@@ -26,7 +26,7 @@ struct ValueValidator: Sendable {
     ///   field (a compatible change, SPEC §1.3) converts it by leaving the field out; a write from a
     ///   caller with an unknown field is an error.
     /// - Throws: `MapError.badValue` naming what was expected.
-    func check(_ value: JSONValue, droppingUnknownFields: Bool = false) throws(MapError) -> JSONValue {
+    package func check(_ value: JSONValue, droppingUnknownFields: Bool = false) throws(MapError) -> JSONValue {
         switch valueType {
         case .scalar(let scalar):
             return try Self.check(value, as: scalar, at: "value")

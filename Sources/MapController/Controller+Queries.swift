@@ -45,7 +45,7 @@ extension Controller {
             desiredVersion: state.desiredVersion?.description,
             phase: phase(of: record),
             strategy: record.live?.schema.strategy.rawValue,
-            entries: map?.governed.live.count ?? 0,
+            entries: map?.liveView.count ?? 0,
             windowEndsAt: record.rollout == nil ? nil : state.windowEndsAt,
             standbyVersion: record.rollout == nil ? nil : record.standby?.schema.version.description,
             standbyMode: record.rollout == nil ? nil : state.standby?.mode.rawValue,
@@ -75,7 +75,7 @@ extension Controller {
 
     // MARK: - Entries
 
-    nonisolated func managedMap(_ name: String) throws(ControlPlaneError) -> ManagedMap {
+    nonisolated func managedMap(_ name: String) throws(ControlPlaneError) -> any AnyManagedMap {
         guard let map = registry[name] else {
             throw ControlPlaneError(.notFound, code: "map_not_found", message: "no live map named '\(name)'")
         }
@@ -98,46 +98,25 @@ extension Controller {
     /// the value of `key` in map `name` as JSON bytes.
     public nonisolated func readEntry(map name: String, key: String) throws(ControlPlaneError) -> [UInt8] {
         let map = try managedMap(name)
-        do {
-            let parsed = try map.parseKey(key)
-            guard let value = try map.get(parsed) else {
-                throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key.prefix(128))' in \(name)")
-            }
-            return value.serialized()
-        } catch let error as ControlPlaneError {
-            throw error
-        } catch let error as MapError {
-            throw Self.controlPlaneError(error)
-        } catch {
-            throw ControlPlaneError(.internal, code: "internal", message: "\(error)")
+        let value: [UInt8]?
+        do { value = try map.getJSON(key) } catch { throw Self.controlPlaneError(error) }
+        guard let value else {
+            throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key.prefix(128))' in \(name)")
         }
+        return value
     }
 
     /// Stores a JSON value under `key`, checked against the map's schema, through the breaker and the write gate.
     public nonisolated func writeEntry(map name: String, key: String, json: [UInt8]) throws(ControlPlaneError) {
         let map = try managedMap(name)
-        let parsedKey: MapKey
-        let value: JSONValue
-        do {
-            parsedKey = try map.parseKey(key)
-            value = try JSONValue(parsing: json)
-        } catch {
-            throw Self.controlPlaneError(error)
-        }
-        do {
-            try map.put(parsedKey, value)
-        } catch {
-            throw Self.controlPlaneError(error)
-        }
+        do { try map.putJSON(key, json) } catch { throw Self.controlPlaneError(error) }
     }
 
     /// Removes `key`; `key_not_found` when it was absent.
     public nonisolated func removeEntry(map name: String, key: String) throws(ControlPlaneError) {
         let map = try managedMap(name)
-        let parsedKey: MapKey
-        do { parsedKey = try map.parseKey(key) } catch { throw Self.controlPlaneError(error) }
         let existed: Bool
-        do { existed = try map.delete(parsedKey) } catch { throw Self.controlPlaneError(error) }
+        do { existed = try map.deleteJSON(key) } catch { throw Self.controlPlaneError(error) }
         if !existed {
             throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key.prefix(128))' in \(name)")
         }
@@ -174,8 +153,8 @@ extension Controller {
         for name in records.keys.sorted() {
             guard let record = records[name], let map = registry[name], let live = record.live else { continue }
             let breaker = BreakerState(map.breakerState)
-            samples.append(Self.sample(map.governed.live, map: name, schema: live.schema, role: "live", breaker: breaker))
-            if let standby = map.governed.standby, let standbyDocument = record.standby {
+            samples.append(Self.sample(map.liveView, map: name, schema: live.schema, role: "live", breaker: breaker))
+            if let standby = map.standbyView, let standbyDocument = record.standby {
                 samples.append(Self.sample(standby, map: name, schema: standbyDocument.schema, role: "standby", breaker: breaker))
             }
         }
@@ -191,7 +170,7 @@ extension Controller {
         )
     }
 
-    static func sample(_ instance: DynamicMap, map: String, schema: MapSchema, role: String, breaker: BreakerState) -> MapMetricsSample {
+    static func sample(_ instance: any InstanceView, map: String, schema: MapSchema, role: String, breaker: BreakerState) -> MapMetricsSample {
         let snapshot = instance.counters.snapshot()
         var ops: [(op: String, result: String, count: UInt64)] = []
         for op in OpKind.allCases {

@@ -204,11 +204,11 @@ extension Controller {
         let record = records[name]
         var live: Planner.Live?
         if let liveDocument = record?.live, let map = registry[name] {
-            let instance = map.governed.live
+            let instance = map
             live = Planner.Live(
                 schema: liveDocument.schema,
                 contentSHA256: liveDocument.contentSHA256,
-                entries: instance.count,
+                entries: instance.liveView.count,
                 entriesDropped: { instance.entriesDropped(by: $0) }
             )
         }
@@ -216,7 +216,16 @@ extension Controller {
             $0.version == document.schema.version && $0.contentSHA256 == document.contentSHA256
         }
         let known = try? store.document(name: name, version: document.schema.version)
-        return Planner.plan(document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
+        var decision = Planner.plan(document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
+        // A map a service bound to its Swift types takes only versions those types fit.
+        if let binding = registry.binding(of: name), decision.changesLive {
+            do {
+                try binding.check(document.schema)
+            } catch {
+                decision = decision.refusing(error.message, live: live)
+            }
+        }
+        return decision
     }
 
     /// Carries out a plan decision; a failure to persist keeps the document pending and requeues it.
@@ -289,14 +298,23 @@ extension Controller {
         )
     }
 
-    func makeInstance(_ schema: MapSchema) -> DynamicMap {
-        DynamicMap(schema: schema, clock: configuration.mapClock)
+    /// The governed map for a new (or restored) map: typed when a service bound it, else dynamic.
+    func makeManagedMap(_ name: String, schema: MapSchema) -> any AnyManagedMap {
+        if let binding = registry.binding(of: name) {
+            let map = binding.managedMap(schema: schema, breakerPolicy: schema.circuitBreaker, clock: clock, mapClock: configuration.mapClock)
+            if map.liveView.schema != schema {
+                // Made earlier for another version (the map was pruned since): start it afresh, empty.
+                _ = map.rebuild(to: schema, standby: .none, carriesData: false)
+            }
+            return map
+        }
+        return ManagedMap<DynamicMap>(
+            name: name, schema: schema, breakerPolicy: schema.circuitBreaker, clock: clock, mapClock: configuration.mapClock)
     }
 
     func create(_ document: SchemaDocument, source: String) throws(StateStoreError) {
         let name = document.schema.name
         var record = records[name] ?? MapRecord(state: PersistedMapState(name: name))
-        let instance = makeInstance(document.schema)
         var state = record.state
         state.liveVersion = document.schema.version
         state.liveSHA256 = document.contentSHA256
@@ -311,7 +329,7 @@ extension Controller {
         record.rollout = nil
         record.tally = CheckTally()
         records[name] = record
-        registry.set(ManagedMap(name: name, live: instance, breakerPolicy: document.schema.circuitBreaker, clock: clock), for: name)
+        registry.set(makeManagedMap(name, schema: document.schema), for: name)
         counters.registerMap(name)
         logger.info("map created", metadata: ["map": .string(name), "version": .string(document.schema.version.description), "source": .string(source)])
     }
@@ -356,7 +374,7 @@ extension Controller {
         let entry = history(.apply, version: schema.version, from: previous.schema.version, source: source, sha: document.contentSHA256, reason: reason)
         try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
 
-        let report = map.governed.rebuild(into: makeInstance(schema), standby: next, carriesData: carriesData)
+        let report = map.rebuild(to: schema, standby: next, carriesData: carriesData)
         map.adoptBreaker(schema.circuitBreaker)
         record.state = state
         record.live = document
@@ -365,7 +383,7 @@ extension Controller {
         let now = clock.now
         let analysis = RolloutAnalysis(policy: schema.rollout, startedAt: now, window: window)
         record.rollout = RolloutProgress(
-            version: schema.version, analysis: analysis, baseline: map.governed.live.counters.snapshot(),
+            version: schema.version, analysis: analysis, baseline: map.liveView.counters.snapshot(),
             nextCheck: analysis.nextCheck(after: now)
         )
         records[name] = record

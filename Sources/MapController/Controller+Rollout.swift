@@ -22,7 +22,7 @@ extension Controller {
         guard var record = records[name], var progress = record.rollout, now >= progress.nextCheck,
             let map = registry[name]
         else { return }
-        let current = map.governed.live.counters.snapshot()
+        let current = map.liveView.counters.snapshot()
         let delta = current.delta(since: progress.baseline)
         let sample = IntervalSample(
             ops: delta.totalOps,
@@ -75,7 +75,7 @@ extension Controller {
             records[name] = record
             return
         }
-        registry[name]?.governed.releaseStandby()
+        registry[name]?.releaseStandby()
         record.state = state
         record.standby = nil
         record.rollout = nil
@@ -136,16 +136,16 @@ extension Controller {
         try store.save(state, appending: entries, recording: documents, at: now)
 
         let started = ContinuousClock.now
-        let usesStandby = record.standby?.schema.version == target.schema.version && map.governed.standby != nil
+        let usesStandby = record.standby?.schema.version == target.schema.version && map.hasStandby
         var mode = "switch"
-        if usesStandby, let pause = map.governed.switchToStandby() {
+        if usesStandby, let pause = map.switchToStandby() {
             mode = "switch (\(Int(pause.microseconds)) us pause)"
         } else {
             let carries = carriesData ?? (SchemaCompatibility.overallKind(SchemaCompatibility.changes(from: from.schema, to: target.schema)) != .breaking)
-            let report = map.governed.rebuild(into: makeInstance(target.schema), standby: .none, carriesData: carries)
+            let report = map.rebuild(to: target.schema, standby: .none, carriesData: carries)
             mode = "copy back (\(report.copied) entries, \(report.dropped) dropped, \(Int(report.pause.microseconds)) us pause)"
         }
-        map.governed.releaseStandby()
+        map.releaseStandby()
         map.adoptBreaker(target.schema.circuitBreaker)
         record.state = state
         record.live = target
@@ -256,7 +256,7 @@ extension Controller {
             records[state.name] = record
             return
         }
-        let map = ManagedMap(name: state.name, live: makeInstance(live.schema), breakerPolicy: live.schema.circuitBreaker, clock: clock)
+        let map = makeManagedMap(state.name, schema: live.schema)
         record.live = live
         if let standby = state.standby, let windowEndsAt = state.windowEndsAt,
             let storedStandby = try? store.document(name: state.name, version: standby.version),
@@ -264,13 +264,13 @@ extension Controller {
         {
             record.standby = standbyDocument
             if standby.mode == .warm {
-                map.governed.installStandby(makeInstance(standbyDocument.schema), role: .warm)
+                map.installStandby(schema: standbyDocument.schema, role: .warm)
             }
             let remaining = Duration.seconds(max(0, windowEndsAt.timeIntervalSince(clock.currentDate)))
             let now = clock.now
             let analysis = RolloutAnalysis(policy: live.schema.rollout, startedAt: now, window: remaining)
             record.rollout = RolloutProgress(
-                version: version, analysis: analysis, baseline: map.governed.live.counters.snapshot(),
+                version: version, analysis: analysis, baseline: map.liveView.counters.snapshot(),
                 nextCheck: analysis.nextCheck(after: now)
             )
         }

@@ -59,7 +59,7 @@ public actor Controller: ControlPlane {
 
     public nonisolated let configuration: Configuration
     let logger: Logger
-    let store: StateStore
+    nonisolated let store: StateStore
     let clock: any RolloutClock
     /// The governed maps, readable without the actor (entry API, typed handles).
     nonisolated let registry = MapRegistry()
@@ -187,6 +187,6 @@ public actor Controller: ControlPlane {
 extension Controller {
     /// The governed map behind `name`, for benchmarks and tests in this package.
     package nonisolated func governedMap(named name: String) -> GovernedMap<DynamicMap>? {
-        registry[name]?.governed
+        (registry[name] as? ManagedMap<DynamicMap>)?.governed
     }
 }

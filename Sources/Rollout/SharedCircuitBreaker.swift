@@ -13,37 +13,55 @@ public final class SharedCircuitBreaker: Sendable {
     private static let halfOpenTag: UInt8 = 1
     private static let openTag: UInt8 = 2
 
-    private let machine: Mutex<CircuitBreaker>
+    /// Nil while the map has no `circuit_breaker`: the breaker then stays closed.
+    private let machine: Mutex<CircuitBreaker?>
+    private let configuration: CircuitBreaker.Configuration
     /// Mirrors `machine.lastKnownState`; written only under the lock, after each transition.
     private let stateTag = Atomic<UInt8>(0)
     private let clock: any RolloutClock
 
+    /// - Parameter policy: nil for a map without `circuit_breaker` (never opens until ``adopt(_:)`` gives one).
     public init(
-        policy: CircuitBreakerPolicy,
+        policy: CircuitBreakerPolicy?,
         configuration: CircuitBreaker.Configuration = .init(),
         clock: any RolloutClock
     ) {
-        machine = Mutex(CircuitBreaker(policy: policy, configuration: configuration))
+        machine = Mutex(policy.map { CircuitBreaker(policy: $0, configuration: configuration) })
+        self.configuration = configuration
         self.clock = clock
     }
 
-    public var policy: CircuitBreakerPolicy { machine.withLock { $0.policy } }
+    public var policy: CircuitBreakerPolicy? { machine.withLock { $0?.policy } }
+
+    /// A new live version brings its own policy: an unchanged one keeps the breaker's state, another
+    /// starts closed.
+    public func adopt(_ policy: CircuitBreakerPolicy?) {
+        machine.withLock { breaker in
+            guard breaker?.policy != policy else { return }
+            breaker = policy.map { CircuitBreaker(policy: $0, configuration: configuration) }
+            stateTag.store(Self.closedTag, ordering: .relaxed)
+        }
+    }
+
+    /// True while closed: one relaxed load, the whole cost of a closed breaker on the write path.
+    @inline(__always)
+    public var isClosed: Bool { stateTag.load(ordering: .relaxed) == Self.closedTag }
 
     /// The state now; an open breaker whose cooldown is over reports half-open.
     public var state: CircuitBreaker.State {
         if stateTag.load(ordering: .relaxed) == Self.closedTag { return .closed }
         let now = clock.now
-        return machine.withLock { $0.state(at: now) }
+        return machine.withLock { $0?.state(at: now) ?? .closed }
     }
 
-    /// Times the breaker opened since it was made.
-    public var openings: Int { machine.withLock { $0.openings } }
+    /// Times the breaker opened since its policy was set.
+    public var openings: Int { machine.withLock { $0?.openings ?? 0 } }
 
     /// See ``CircuitBreaker/allowWrite(at:)``.
     public func allowWrite() -> CircuitBreaker.Admission {
         if stateTag.load(ordering: .relaxed) == Self.closedTag { return .allowed }
         let now = clock.now
-        return update { $0.allowWrite(at: now) }
+        return update { $0.allowWrite(at: now) } ?? .allowed
     }
 
     /// See ``CircuitBreaker/recordWriteResult(success:at:)``.
@@ -60,9 +78,11 @@ public final class SharedCircuitBreaker: Sendable {
     }
 
     @discardableResult
-    private func update<Result>(_ body: (inout CircuitBreaker) -> Result) -> Result {
-        machine.withLock { breaker in
+    private func update<Result>(_ body: (inout CircuitBreaker) -> Result) -> Result? {
+        machine.withLock { slot in
+            guard var breaker = slot else { return nil }
             let result = body(&breaker)
+            slot = breaker
             let tag: UInt8 =
                 switch breaker.lastKnownState {
                 case .closed: Self.closedTag

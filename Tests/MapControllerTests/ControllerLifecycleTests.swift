@@ -126,9 +126,9 @@ struct ControllerLifecycleTests {
         let env = TestEnvironment()
         defer { env.cleanUp() }
         let controller = try await env.makeController()
+        let handle = try controller.map("users", as: Int.self)
         try await controller.apply(schemaYAML(version: "1.0.0", extra: "circuit_breaker:\n  open_after_faults: 2\n  window: 10s\n  cooldown: 30s\n"))
         try await controller.put("users", "a", "1")
-        let handle = controller.map("users", as: Int.self)
         handle.reportFault()
         handle.reportFault()
         #expect(try await controller.status(of: "users").breaker == .open)
@@ -194,7 +194,7 @@ struct ControllerLifecycleTests {
         let env = TestEnvironment()
         defer { env.cleanUp() }
         let controller = try await env.makeController()
-        let users = controller.map("users", as: User.self)
+        let users = try controller.map("users", as: User.self)
         #expect(throws: TypedMapError.self) { try users.get("u1") }
         let yaml = schemaYAML(version: "1.0.0", valueType: "User", extra: "fields:\n  id: string\n  name: string\n  age: int64?\n")
         try await controller.apply(yaml)

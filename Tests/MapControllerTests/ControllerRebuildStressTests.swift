@@ -86,8 +86,8 @@ struct ControllerRebuildStressTests {
         defer { env.cleanUp() }
         let controller = try await env.makeController()
         let extra = "strategy: \(strategy)\n"
+        let handle = try controller.map("users", as: Int.self)
         try await controller.apply(schemaYAML(version: "1.0.0", extra: extra))
-        let handle = controller.map("users", as: Int.self)
         let model = try await Self.withWriters(handle) {
             var minor = 1
             for round in 0..<4 {

@@ -96,13 +96,28 @@ enum Planner {
         return PlanDecision(kind: .update(overall, carriesData: carriesData), entry: entry)
     }
 
-    private static func refused(_ entry: PlanEntry, live: Live?, _ reason: String) -> PlanDecision {
+    fileprivate static func refused(_ entry: PlanEntry, live: Live?, _ reason: String) -> PlanDecision {
         var entry = entry
         entry.action = .invalid
         entry.reason = reason
         entry.fromVersion = live?.schema.version.description
         entry.isRefused = true
         return PlanDecision(kind: .refused(reason), entry: entry)
+    }
+}
+
+extension PlanDecision {
+    /// Whether carrying the decision out builds a new live instance.
+    var changesLive: Bool {
+        switch kind {
+        case .create, .update, .downgrade: true
+        case .unchanged, .refused, .quarantined: false
+        }
+    }
+
+    /// The same document, refused for `reason` (a binding the new version does not fit).
+    func refusing(_ reason: String, live: Planner.Live?) -> PlanDecision {
+        Planner.refused(entry, live: live, reason)
     }
 }
 

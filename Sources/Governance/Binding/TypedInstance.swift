@@ -1,0 +1,148 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import LiveMaps
+import MapSchema
+
+/// An instance of a bound map: Swift keys and values stored natively in a ``LiveMap``, with no JSON on
+/// any operation. JSON appears only at the API's boundary (``decodeValue(_:for:)``,
+/// ``encodeValue(_:)``) for the HTTP entry routes on a bound map.
+///
+/// The schema governed the binding once (``SchemaBinding``); per operation there remain the checks
+/// that need no serializing: `max_key_bytes`, `max_value_bytes` (through ``MapValueSize``) and
+/// `capacity`, all in the engine.
+package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: GovernableInstance {
+    package let schema: MapSchema
+    @usableFromInline let map: LiveMap<Key, Value>
+    private let validator: ValueValidator
+
+    package init(schema: MapSchema, clock: any MapClock) {
+        self.schema = schema
+        validator = ValueValidator(schema: schema)
+        var configuration = LiveMap<Key, Value>.Configuration(schema: schema, clock: clock)
+        configuration.keyByteCount = { $0.mapKeyByteCount }
+        if Value.self is any MapValueSize.Type {
+            configuration.valueByteCount = { ($0 as? any MapValueSize)?.mapValueByteCount ?? MemoryLayout<Value>.size }
+        } else {
+            configuration.valueByteCount = { _ in MemoryLayout<Value>.size }
+        }
+        map = LiveMap(configuration: configuration)
+    }
+
+    package var counters: MapCounters { map.counters }
+    package var count: Int { map.count }
+    package var estimatedBytes: Int { map.estimatedBytes }
+
+    // MARK: - Operations (counted)
+
+    @inlinable
+    package func get(_ key: Key) throws(MapError) -> Value? { map.get(key) }
+
+    @inlinable
+    package func put(_ key: Key, _ value: Value) throws(MapError) { try map.put(key, value) }
+
+    @inlinable
+    package func delete(_ key: Key) throws(MapError) -> Bool { map.delete(key) != nil }
+
+    package func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(MapError) -> Bool {
+        // Codable values need not be Equatable: compare their JSON forms (compare-and-set is off the hot path).
+        let expectedJSON = expected.map { encodeValue($0) }
+        return try map.compareAndSet(
+            key,
+            where: { [self] current in current.map { encodeValue($0) } == expectedJSON },
+            new: new
+        )
+    }
+
+    // MARK: - Carrying (not counted)
+
+    package func peek(_ key: Key) -> Value? { map.get(key) }
+
+    package func snapshot() -> [(Key, Value)] { map.entries() }
+
+    package func carry(_ entries: [(Key, Value)]) -> Int {
+        var dropped = 0
+        for (key, value) in entries {
+            do { try map.putUncounted(key, value) } catch { dropped += 1 }
+        }
+        return dropped
+    }
+
+    package func discard(_ key: Key) { map.delete(key) }
+
+    package func acceptsUnchanged(entriesOf source: TypedInstance) -> Bool { false }
+
+    // MARK: - The API's boundary
+
+    package func parseKey(_ text: String, for op: OpKind) throws(MapError) -> Key {
+        let parsed: MapKey
+        do {
+            parsed = try MapKey(parsing: text, as: schema.keyType)
+        } catch {
+            counters.record(op: op, result: .error, nanoseconds: 0)
+            throw error
+        }
+        guard let key = Key(mapKey: parsed) else {
+            counters.record(op: op, result: .error, nanoseconds: 0)
+            throw .badKey("'\(text.prefix(64))' is not a \(schema.keyType.rawValue) key")
+        }
+        return key
+    }
+
+    package func decodeValue(_ json: [UInt8], for op: OpKind) throws(MapError) -> Value {
+        do {
+            // The schema's checks first, so that the API answers a bound map as it answers any other.
+            let normalized = try validator.check(try JSONValue(parsing: json))
+            return try JSONDecoder().decode(Value.self, from: Data(normalized.serialized()))
+        } catch let error as MapError {
+            counters.record(op: op, result: .error, nanoseconds: 0)
+            throw error
+        } catch {
+            counters.record(op: op, result: .error, nanoseconds: 0)
+            throw .badValue("not a \(Value.self): \(error)")
+        }
+    }
+
+    package func encodeValue(_ value: Value) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? Array(encoder.encode(value))) ?? Array("null".utf8)
+    }
+
+    package func entriesDropped(by newSchema: MapSchema) -> Int {
+        // A bound map's versions all bind the same type; what a new version can drop is what its
+        // limits refuse.
+        guard let limit = newSchema.capacity?.maxEntries else { return 0 }
+        return max(0, count - limit)
+    }
+
+    package func jsonEntries() -> [(MapKey, JSONValue)] {
+        map.entries().compactMap { key, value in
+            (try? JSONValue(parsing: encodeValue(value))).map { (key.mapKey, $0) }
+        }
+    }
+
+    package func loadJSON(_ entries: [(MapKey, JSONValue)]) -> LoadReport {
+        var report = LoadReport()
+        let decoder = JSONDecoder()
+        for (mapKey, json) in entries {
+            guard let key = Key(mapKey: mapKey) else {
+                report.dropped["key_type", default: 0] += 1
+                continue
+            }
+            guard let value = try? decoder.decode(Value.self, from: Data(json.serialized())) else {
+                report.dropped["value_type", default: 0] += 1
+                continue
+            }
+            do {
+                try map.putUncounted(key, value)
+                report.loaded += 1
+            } catch {
+                report.dropped["max_entries", default: 0] += 1
+            }
+        }
+        return report
+    }
+}
