@@ -13,9 +13,11 @@ case "validate":
     exit(try ValidateBench.run(Array(arguments.dropFirst(2))))
 case "maps":
     exit(MapsBench.run(Array(arguments.dropFirst(2))))
+case "governed":
+    exit(await GovernedBench.run(Array(arguments.dropFirst(2))))
 case "rebuild":
     exit(await RebuildBench.run(Array(arguments.dropFirst(2))))
 default:
-    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, rebuild\n".utf8))
+    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, governed, rebuild\n".utf8))
     exit(64)
 }
