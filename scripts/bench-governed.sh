@@ -9,7 +9,7 @@
 #
 # XSYNC_GIT: a git copy of github.com/puzpuzpuz/xsync (default ../.mirror/puzpuzpuz+xsync/repo or
 # /work/.mirror/puzpuzpuz+xsync/repo). Without Go or xsync the Go side is skipped, with a message.
-# SWIFT_BUILD_FLAGS: extra flags for the release build (e.g. "-Xswiftc -DGOVERNED_TYPED_MAP").
+# SWIFT_BUILD_FLAGS: extra flags for the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"

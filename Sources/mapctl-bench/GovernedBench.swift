@@ -43,7 +43,6 @@ enum GovernedBench {
             kinds.append(kind)
         }
         let data = UserCacheData()
-        FileHandle.standardError.write(Data("governed bench: typed targets use \(typedAPIDescription)\n".utf8))
         for kind in kinds {
             do {
                 try await GovernedTargets.run(kind, data: data, options: options)

@@ -66,7 +66,7 @@ enum GovernedTargets {
             await bench.close()
         case .typed(let strategy):
             let bench = try BenchController()
-            let target = TypedUserTarget(handle: try bindTyped(bench.controller), users: data.users)
+            let target = TypedUserTarget(handle: try bench.controller.map(mapName, as: User.self), users: data.users)
             try await bench.start()
             try await bench.apply(schemaYAML(strategy: strategy, version: "1.0.0", window: false), expecting: "1.0.0")
             prefill(target, data: data)
@@ -75,7 +75,7 @@ enum GovernedTargets {
             await bench.close()
         case .window(let strategy):
             let bench = try BenchController()
-            let target = TypedUserTarget(handle: try bindTyped(bench.controller), users: data.users)
+            let target = TypedUserTarget(handle: try bench.controller.map(mapName, as: User.self), users: data.users)
             try await bench.start()
             try await bench.apply(schemaYAML(strategy: strategy, version: "1.0.0", window: true), expecting: "1.0.0")
             prefill(target, data: data)
@@ -235,9 +235,9 @@ struct DynamicUserTarget: UserCacheTarget {
     }
 }
 
-/// The governed typed handle an embedding service holds.
+/// The governed typed handle an embedding service holds, bound before `start()`: values stored natively.
 struct TypedUserTarget: UserCacheTarget {
-    let handle: BenchTypedHandle
+    let handle: TypedMap<String, User>
     let users: [User]
 
     func load(_ key: String) -> LoadResult {
