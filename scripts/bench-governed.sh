@@ -6,6 +6,7 @@
 #
 #   scripts/bench-governed.sh [--ops N] [--threads 1,2] [--tries N] [--runs N] [--targets LIST] [--workloads LIST]
 #   OPS=1000000 TRIES=1 scripts/bench-governed.sh          # the same, from the environment
+#   scripts/bench-governed.sh --summarize DIR              # the tables again from an earlier run's raw output
 #
 # XSYNC_GIT: a git copy of github.com/puzpuzpuz/xsync (default ../.mirror/puzpuzpuz+xsync/repo or
 # /work/.mirror/puzpuzpuz+xsync/repo). Without Go or xsync the Go side is skipped, with a message.
@@ -19,7 +20,8 @@ TRIES="${TRIES:-4}"
 RUNS="${RUNS:-3}"
 TARGETS="${TARGETS:-}"
 WORKLOADS="${WORKLOADS:-read100,read90,mixed50}"
-usage="usage: $0 [--ops N] [--threads 1,2] [--tries N] [--runs N] [--targets LIST] [--workloads LIST]"
+usage="usage: $0 [--ops N] [--threads 1,2] [--tries N] [--runs N] [--targets LIST] [--workloads LIST] [--summarize DIR]"
+SUMMARIZE=""
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { echo "$usage" >&2; exit 64; }
   case "$1" in
@@ -29,48 +31,53 @@ while [ $# -gt 0 ]; do
     --runs) RUNS="$2" ;;
     --targets) TARGETS="$2" ;;
     --workloads) WORKLOADS="$2" ;;
+    --summarize) SUMMARIZE="$2" ;;
     *) echo "$usage" >&2; exit 64 ;;
   esac
   shift 2
 done
-out=$(mktemp -d)
 peers="$(cd .. && pwd)/shared/peers"
+if [ -n "$SUMMARIZE" ]; then
+  out="$SUMMARIZE"
+  RUNS=$(find "$out" -name 'swift-*.txt' | wc -l)
+else
+  out=$(mktemp -d)
+  echo "==> building mapctl-bench (release)" >&2
+  # shellcheck disable=SC2086  # SWIFT_BUILD_FLAGS is a list of flags
+  swift build -c release --product mapctl-bench --scratch-path .build-release ${SWIFT_BUILD_FLAGS:-} >&2
+  BENCH=.build-release/release/mapctl-bench
 
-echo "==> building mapctl-bench (release)" >&2
-# shellcheck disable=SC2086  # SWIFT_BUILD_FLAGS is a list of flags
-swift build -c release --product mapctl-bench --scratch-path .build-release ${SWIFT_BUILD_FLAGS:-} >&2
-BENCH=.build-release/release/mapctl-bench
+  GO_PEER=""
+  if [ -z "${XSYNC_GIT:-}" ]; then
+    for candidate in ../.mirror/puzpuzpuz+xsync/repo /work/.mirror/puzpuzpuz+xsync/repo; do
+      if [ -d "$candidate" ]; then XSYNC_GIT="$(cd "$candidate" && pwd)"; break; fi
+    done
+  fi
+  if ! command -v go >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing golang-go" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >&2 || true
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "==> SKIPPING the Go side: no 'go' on PATH (apt-get install -y golang-go)" >&2
+  elif [ -z "${XSYNC_GIT:-}" ] || ! git -C "$XSYNC_GIT" rev-parse -q --verify v3.5.1 >/dev/null 2>&1; then
+    echo "==> SKIPPING the Go side: no git copy of puzpuzpuz/xsync with tag v3.5.1 (set XSYNC_GIT; see $peers/README.md)" >&2
+  else
+    echo "==> building the Go peer go-strings" >&2
+    XSYNC_GIT="$XSYNC_GIT" "$peers/build-go-peer.sh" go-strings "$out/go-strings" >&2
+    GO_PEER="$out/go-strings"
+  fi
 
-GO_PEER=""
-if [ -z "${XSYNC_GIT:-}" ]; then
-  for candidate in ../.mirror/puzpuzpuz+xsync/repo /work/.mirror/puzpuzpuz+xsync/repo; do
-    if [ -d "$candidate" ]; then XSYNC_GIT="$(cd "$candidate" && pwd)"; break; fi
+  swift_args=(governed --ops "$OPS" --threads "$THREADS" --tries "$TRIES" --workloads "$WORKLOADS")
+  [ -n "$TARGETS" ] && swift_args+=(--targets "$TARGETS")
+  for run in $(seq 1 "$RUNS"); do
+    echo "==> run $run/$RUNS: Swift ($BENCH ${swift_args[*]})" >&2
+    "$BENCH" "${swift_args[@]}" | tee "$out/swift-$run.txt" >&2
+    if [ -n "$GO_PEER" ]; then
+      echo "==> run $run/$RUNS: Go ($GO_PEER -ops $OPS -threads $THREADS -tries $TRIES)" >&2
+      "$GO_PEER" -ops "$OPS" -threads "$THREADS" -tries "$TRIES" | tee "$out/go-$run.txt" >&2
+    fi
   done
 fi
-if ! command -v go >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "==> installing golang-go" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >&2 || true
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "==> SKIPPING the Go side: no 'go' on PATH (apt-get install -y golang-go)" >&2
-elif [ -z "${XSYNC_GIT:-}" ] || ! git -C "$XSYNC_GIT" rev-parse -q --verify v3.5.1 >/dev/null 2>&1; then
-  echo "==> SKIPPING the Go side: no git copy of puzpuzpuz/xsync with tag v3.5.1 (set XSYNC_GIT; see $peers/README.md)" >&2
-else
-  echo "==> building the Go peer go-strings" >&2
-  XSYNC_GIT="$XSYNC_GIT" "$peers/build-go-peer.sh" go-strings "$out/go-strings" >&2
-  GO_PEER="$out/go-strings"
-fi
-
-swift_args=(governed --ops "$OPS" --threads "$THREADS" --tries "$TRIES" --workloads "$WORKLOADS")
-[ -n "$TARGETS" ] && swift_args+=(--targets "$TARGETS")
-for run in $(seq 1 "$RUNS"); do
-  echo "==> run $run/$RUNS: Swift ($BENCH ${swift_args[*]})" >&2
-  "$BENCH" "${swift_args[@]}" | tee "$out/swift-$run.txt" >&2
-  if [ -n "$GO_PEER" ]; then
-    echo "==> run $run/$RUNS: Go ($GO_PEER -ops $OPS -threads $THREADS -tries $TRIES)" >&2
-    "$GO_PEER" -ops "$OPS" -threads "$THREADS" -tries "$TRIES" | tee "$out/go-$run.txt" >&2
-  fi
-done
 
 # Medians over the runs, then the ratios the issue's targets are stated in. A missed target is marked ✗.
 cat "$out"/*.txt | awk -v threads="$THREADS" -v workloads="$WORKLOADS" -v runs="$RUNS" '
