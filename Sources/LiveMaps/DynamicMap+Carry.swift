@@ -35,10 +35,8 @@ extension ShardedEngine {
     func entriesShardByShard(now: UInt64) -> [(Key, Value)] {
         var result: [(Key, Value)] = []
         result.reserveCapacity(count)
-        for shard in shards {
-            acquire(shard)
-            shard.table.liveEntries(now: now, policy: policy, into: &result)
-            shard.lock.unlock()
+        for index in 0...shardMask {
+            _ = withLockedTable(index, creating: false) { $0.liveEntries(now: now, policy: policy, into: &result) }
         }
         return result
     }
@@ -182,27 +180,25 @@ extension ShardedEngine {
     /// the other shards go on; see ``entriesShardByShard(now:)``). One buffer is reused for all shards,
     /// so the whole map is never copied into one array; `body` may move entries out (setting `count`).
     func forEachShardCopy(now: UInt64, _ body: (CarryBuffer<Key, Value>) -> Void) {
-        let buffer = CarryBuffer<Key, Value>(capacity: count / shards.count + 1024)
-        for shard in shards {
+        let buffer = CarryBuffer<Key, Value>(capacity: count / (shardMask + 1) + 1024)
+        for index in 0...shardMask {
             buffer.removeAll()
-            acquire(shard)
-            buffer.reserve(shard.table.count)
-            shard.table.appendLiveEntries(now: now, policy: policy, into: buffer)
-            shard.lock.unlock()
-            body(buffer)
+            let copied: Void? = withLockedTable(index, creating: false) { table in
+                buffer.reserve(table.count)
+                table.appendLiveEntries(now: now, policy: policy, into: buffer)
+            }
+            if copied != nil { body(buffer) }
         }
         buffer.removeAll()
     }
 
     /// Grows every shard's table once so that `additional` more entries, spread by hash, fit without a rehash.
     func reserve(additional: Int) {
-        let perShard = additional / shards.count
+        let perShard = additional / (shardMask + 1)
         // Shards get perShard ± a few √perShard entries; a shard that gets more grows once more.
         let margin = perShard / 32 + 64
-        for shard in shards {
-            acquire(shard)
-            shard.table.reserve(shard.table.count + perShard + margin)
-            shard.lock.unlock()
+        for index in 0...shardMask {
+            _ = withLockedTable(index, creating: true) { table in table.reserve(table.count + perShard + margin) }
         }
     }
 
@@ -230,13 +226,11 @@ extension ShardedEngine {
         // Every entry is moved out below; the buffer forgets them first so that nothing is released twice.
         batch.count = 0
         for index in 0..<shardCount where starts[index + 1] > starts[index] {
-            let shard = shards[index]
-            acquire(shard)
-            let table = shard.table
-            for slot in starts[index]..<starts[index + 1] {
-                table.carryIn((entries + Int(order[slot])).move(), now: now, policy: policy, events: &events)
+            _ = withLockedTable(index, creating: true) { table in
+                for slot in starts[index]..<starts[index + 1] {
+                    table.carryIn((entries + Int(order[slot])).move(), now: now, policy: policy, events: &events)
+                }
             }
-            shard.lock.unlock()
         }
         events.record(into: counters)
     }

@@ -202,19 +202,24 @@ public final class DynamicMap: Sendable {
     /// How many stored entries `newSchema`'s limits and types would drop, for the plan: keys or values it
     /// refuses, entries older than a shorter ttl, and entries over `max_entries` (with `reject` the
     /// newest do not fit; with `evict_lru` the oldest are evicted).
+    ///
+    /// Counted in place, shard by shard, a few hundred slots per lock acquisition (``LiveMap/visitEntries(_:)``):
+    /// writers wait for one chunk, never for the whole map, and no entry is copied. While others write,
+    /// the count is an estimate (each entry as it was at some moment of the scan).
     public func entriesDropped(by newSchema: MapSchema) -> Int {
         let newValidator = ValueValidator(schema: newSchema)
         let now = map.clock.now()
         let newTTL = newSchema.ttl?.nanosecondsClamped
+        let oldTTL = schema.ttl?.nanosecondsClamped
         var dropped = 0
         var kept = 0
-        for (key, value, writtenAt) in map.entriesWithWriteTimes() {
-            if schema.ttl != nil, writtenAt &+ (schema.ttl?.nanosecondsClamped ?? 0) <= now {
-                continue  // already expired here: not an entry any more
+        map.visitEntries { key, value, writtenAt in
+            if let oldTTL, writtenAt &+ oldTTL <= now {
+                return  // already expired here: not an entry any more
             }
             if dropReason(key, value, under: newSchema, validator: newValidator) != nil {
                 dropped += 1
-            } else if let newTTL, schema.ttl != nil, writtenAt &+ newTTL <= now {
+            } else if let newTTL, oldTTL != nil, writtenAt &+ newTTL <= now {
                 dropped += 1
             } else {
                 kept += 1

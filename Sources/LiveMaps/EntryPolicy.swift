@@ -181,3 +181,18 @@ extension FlatTable {
         }
     }
 }
+
+extension FlatTable {
+    /// Calls `body` with each entry in slots `start..<start + limit` (slot order) and its last write
+    /// time (0 without ttl), without copying anything out; returns the slot to go on from, or nil at the
+    /// end. Lets a long scan release its lock between chunks (``LiveMap/visitEntries(_:)``).
+    @inlinable
+    func visitEntries(from start: Int, limit: Int, ttl: UInt64, _ body: (Key, Value, UInt64) -> Void) -> Int? {
+        let end = min(start + limit, capacity)
+        if start >= end { return nil }
+        for index in start..<end where control[index] >= 0x80 {
+            body(slots[index].key, slots[index].value, ttl == 0 ? 0 : deadlines.unsafelyUnwrapped[index] &- ttl)
+        }
+        return end < capacity ? end : nil
+    }
+}

@@ -56,16 +56,3 @@ extension Duration {
         return overflow2 ? .max : sum
     }
 }
-
-/// A small index that tends to differ between threads, for striping counters and reader indicators.
-///
-/// Two threads may share an index: every structure that uses it stays correct then, only slower.
-@inlinable
-func currentThreadStripe(mask: Int) -> Int {
-    #if canImport(Darwin)
-        let id = UInt64(UInt(bitPattern: pthread_self()))
-    #else
-        let id = UInt64(pthread_self())
-    #endif
-    return Int(truncatingIfNeeded: (id &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
-}

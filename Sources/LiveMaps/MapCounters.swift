@@ -1,5 +1,11 @@
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The kinds of operation a map counts.
 public enum OpKind: String, Sendable, Hashable, CaseIterable {
     case get
@@ -43,132 +49,195 @@ public enum OpResult: String, Sendable, Hashable, CaseIterable {
 
 /// Per-instance counters, cheap enough to leave on in production.
 ///
-/// Cells are striped: each thread adds to one of 16 stripes (picked from its thread id), each on its own
-/// cache lines, with relaxed atomic adds; ``snapshot()`` sums the stripes. No cell is written by every
-/// operation of every thread. Operation latency is sampled (one operation in
-/// ``LiveMap/Configuration/latencySampleInterval`` per stripe) because reading the clock twice costs
-/// about as much as a map operation; counts are exact.
+/// Each thread counts into a block of its own (``ThreadSlot``: one of 64 slots per process), created for a
+/// map on the thread's first operation on it: the hot cells are written with plain loads and stores,
+/// never shared between cores, and never an atomic read-modify-write. ``snapshot()`` sums the blocks
+/// with relaxed loads. Threads beyond 64 at once share one more block and add atomically. An unused map
+/// holds no block at all (about 600 bytes of counters).
+///
+/// Latency: reading the clock twice costs about as much as a map operation, so one operation in
+/// ``LiveMap/Configuration/latencySampleInterval`` is timed; but after every ``snapshot()`` (a rollout
+/// check, a scrape) each thread also times its next ``adaptiveSamples`` operations, so that a quiet
+/// interval still has enough samples for a p99 (a check with `min_ops: 100` at 1 in 32 would see 3).
+/// Counts are exact.
 public final class MapCounters: Sendable {
-    @usableFromInline static let stripeCount = 16
-    @usableFromInline static let stripeMask = 15
-    /// Cells per stripe: 1 KiB, so that hot cells of two stripes never share a cache line.
-    @usableFromInline static let stride = 128
+    /// Operations each thread times after every snapshot, whatever the sampling interval.
+    public static let adaptiveSamples: UInt64 = 64
 
-    @usableFromInline static let opsBase = 8  // 8 kinds x 4 results = 32 cells
-    @usableFromInline static let bucketBase = 40  // LatencyHistogram.bucketCount cells
-    @usableFromInline static let latencySum = 104
-    @usableFromInline static let latencyCount = 105
-    @usableFromInline static let contention = 106
-    @usableFromInline static let evictions = 107
-    @usableFromInline static let expirations = 108
-    @usableFromInline static let reportedFaults = 109
-    @usableFromInline static let sampleTick = 110
-
-    @usableFromInline let cells: InlineArray<2048, Atomic<UInt64>>
+    @usableFromInline let blocks: InlineArray<65, Atomic<UInt>>
+    /// Incremented by every ``snapshot()``: it renews each thread's adaptive sampling budget.
+    @usableFromInline let epoch = Atomic<UInt64>(0)
     @usableFromInline let sampleMask: UInt64
+    @usableFromInline let slotKey: pthread_key_t
 
-    /// - Parameter latencySampleInterval: time one operation in this many (rounded up to a power of two); 1 times all.
+    /// - Parameter latencySampleInterval: time one operation in this many (rounded up to a power of two),
+    ///   plus ``adaptiveSamples`` per thread after each snapshot; 1 times all.
     public init(latencySampleInterval: Int = 1) {
         var interval: UInt64 = 1
         while interval < UInt64(max(1, latencySampleInterval)) { interval <<= 1 }
         sampleMask = interval - 1
-        cells = InlineArray { _ in Atomic<UInt64>(0) }
+        blocks = InlineArray { _ in Atomic<UInt>(0) }
+        slotKey = ThreadSlot.key
+    }
+
+    deinit {
+        for slot in 0...ThreadSlot.shared {
+            let bits = blocks[slot].load(ordering: .acquiring)
+            if bits != 0 { Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+        }
+    }
+
+    /// Calls `body` with the calling thread's block (creating it) and whether the thread owns it alone.
+    @inlinable
+    func withBlock<R>(_ body: (CounterBlock, Bool) -> R) -> R {
+        let slot = ThreadSlot.current(key: slotKey)
+        var bits = blocks[slot].load(ordering: .acquiring)
+        if bits == 0 { bits = makeBlock(slot) }
+        return Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
+            ._withUnsafeGuaranteedRef { body($0, slot != ThreadSlot.shared) }
+    }
+
+    @usableFromInline
+    func makeBlock(_ slot: Int) -> UInt {
+        let fresh = UInt(bitPattern: Unmanaged.passRetained(CounterBlock()).toOpaque())
+        let (exchanged, original) = blocks[slot].compareExchange(expected: 0, desired: fresh, ordering: .acquiringAndReleasing)
+        if exchanged { return fresh }
+        Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: fresh)!).release()
+        return original
     }
 
     @inlinable
     func add(_ cell: Int, _ amount: UInt64 = 1) {
-        let stripe = currentThreadStripe(mask: Self.stripeMask)
-        cells[stripe &* Self.stride &+ cell].wrappingAdd(amount, ordering: .relaxed)
+        withBlock { block, exclusive in block.add(cell, amount, exclusive: exclusive) }
     }
 
     /// Whether to time the operation about to start; returns its start time, or 0 to skip timing.
     @inlinable
     func sampleStart() -> UInt64 {
         if sampleMask == 0 { return monotonicNanoseconds() }
-        let cell = currentThreadStripe(mask: Self.stripeMask) &* Self.stride &+ Self.sampleTick
-        return sampleStart(cell: cell)
-    }
-
-    @inlinable
-    func sampleStart(cell: Int) -> UInt64 {
-        // A plain load and store: two threads sharing a stripe may lose a tick, which only shifts
-        // the sampling phase; it is still atomic, so not a data race.
-        let tick = cells[cell].load(ordering: .relaxed) &+ 1
-        cells[cell].store(tick, ordering: .relaxed)
-        return tick & sampleMask == 0 ? monotonicNanoseconds() : 0
+        let timed = withBlock { block, _ in
+            // Plain loads and stores even in the shared block: two threads there may lose a tick or a
+            // budget step, which only shifts the sampling; they are still atomic, so not a data race.
+            let tick = block.cells[CounterBlock.sampleTick].load(ordering: .relaxed) &+ 1
+            block.cells[CounterBlock.sampleTick].store(tick, ordering: .relaxed)
+            if tick & sampleMask == 0 { return true }
+            let current = epoch.load(ordering: .relaxed)
+            var budget = block.cells[CounterBlock.sampleBudget].load(ordering: .relaxed)
+            if block.cells[CounterBlock.sampleEpoch].load(ordering: .relaxed) != current {
+                block.cells[CounterBlock.sampleEpoch].store(current, ordering: .relaxed)
+                budget = Self.adaptiveSamples
+            }
+            if budget == 0 { return false }
+            block.cells[CounterBlock.sampleBudget].store(budget &- 1, ordering: .relaxed)
+            return true
+        }
+        return timed ? monotonicNanoseconds() : 0
     }
 
     /// Counts one operation and, when `start` is non-zero, its latency.
     @inlinable
     func finish(_ op: OpKind, _ result: OpResult, start: UInt64) {
-        let base = currentThreadStripe(mask: Self.stripeMask) &* Self.stride
-        cells[base &+ Self.opsBase &+ op.index &* 4 &+ result.index].wrappingAdd(1, ordering: .relaxed)
-        if start != 0 {
-            let elapsed = monotonicNanoseconds() &- start
-            observe(elapsed, base: base)
+        let elapsed = start != 0 ? monotonicNanoseconds() &- start : 0
+        withBlock { block, exclusive in
+            block.add(CounterBlock.opsBase &+ op.index &* 4 &+ result.index, 1, exclusive: exclusive)
+            if start != 0 { block.observe(elapsed, exclusive: exclusive) }
         }
     }
 
     @inlinable
-    func observe(_ nanoseconds: UInt64, base: Int) {
-        cells[base &+ Self.bucketBase &+ LatencyHistogram.bucketIndex(nanoseconds)].wrappingAdd(1, ordering: .relaxed)
-        cells[base &+ Self.latencySum].wrappingAdd(nanoseconds, ordering: .relaxed)
-        cells[base &+ Self.latencyCount].wrappingAdd(1, ordering: .relaxed)
-    }
+    func countContention() { add(CounterBlock.contention) }
 
     @inlinable
-    func countContention() { add(Self.contention) }
+    func countEvictions(_ count: Int) { if count > 0 { add(CounterBlock.evictions, UInt64(count)) } }
 
     @inlinable
-    func countEvictions(_ count: Int) { if count > 0 { add(Self.evictions, UInt64(count)) } }
-
-    @inlinable
-    func countExpirations(_ count: Int) { if count > 0 { add(Self.expirations, UInt64(count)) } }
+    func countExpirations(_ count: Int) { if count > 0 { add(CounterBlock.expirations, UInt64(count)) } }
 
     /// Counts a fault that the embedding service (or the controller) observed outside the map's own operations.
-    public func reportFault() { add(Self.reportedFaults) }
+    public func reportFault() { add(CounterBlock.reportedFaults) }
 
     /// Counts an operation performed on top of the map (for example an injected failure), with its latency.
     public func record(op: OpKind, result: OpResult, nanoseconds: UInt64) {
-        let base = currentThreadStripe(mask: Self.stripeMask) &* Self.stride
-        cells[base &+ Self.opsBase &+ op.index &* 4 &+ result.index].wrappingAdd(1, ordering: .relaxed)
-        observe(nanoseconds, base: base)
+        withBlock { block, exclusive in
+            block.add(CounterBlock.opsBase &+ op.index &* 4 &+ result.index, 1, exclusive: exclusive)
+            block.observe(nanoseconds, exclusive: exclusive)
+        }
     }
 
-    /// Monotonic totals since creation, summed over stripes.
+    /// Monotonic totals since creation, summed over the threads' blocks; renews every thread's
+    /// adaptive latency sampling (see the type's documentation).
     ///
-    /// - Complexity: O(stripes × cells), about 2,000 relaxed loads; cheap enough for once a second.
+    /// - Complexity: O(threads that used the map × 600 cells); cheap enough for once a second.
     public func snapshot() -> CounterSnapshot {
-        var sums = [UInt64](repeating: 0, count: Self.stride)
-        for stripe in 0..<Self.stripeCount {
-            let base = stripe * Self.stride
-            for cell in 0..<Self.stride {
-                sums[cell] &+= cells[base + cell].load(ordering: .relaxed)
+        epoch.wrappingAdd(1, ordering: .relaxed)
+        var sums = [UInt64](repeating: 0, count: CounterBlock.cellCount)
+        for slot in 0...ThreadSlot.shared {
+            let bits = blocks[slot].load(ordering: .acquiring)
+            guard bits != 0 else { continue }
+            Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { block in
+                for cell in 0..<CounterBlock.cellCount { sums[cell] &+= block.cells[cell].load(ordering: .relaxed) }
             }
         }
         var ops: [OpKind: [OpResult: UInt64]] = [:]
         for kind in OpKind.allCases {
             var row: [OpResult: UInt64] = [:]
             for result in OpResult.allCases {
-                row[result] = sums[Self.opsBase + kind.index * 4 + result.index]
+                row[result] = sums[CounterBlock.opsBase + kind.index * 4 + result.index]
             }
             ops[kind] = row
         }
         let histogram = LatencyHistogram(
-            counts: Array(sums[Self.bucketBase..<(Self.bucketBase + LatencyHistogram.bucketCount)]),
-            sumNanoseconds: sums[Self.latencySum]
+            counts: Array(sums[CounterBlock.bucketBase..<(CounterBlock.bucketBase + LatencyHistogram.bucketCount)]),
+            sumNanoseconds: sums[CounterBlock.latencySum]
         )
         return CounterSnapshot(
             ops: ops,
             latency: histogram,
-            contention: sums[Self.contention],
-            evictions: sums[Self.evictions],
-            expirations: sums[Self.expirations],
-            reportedFaults: sums[Self.reportedFaults]
+            contention: sums[CounterBlock.contention],
+            evictions: sums[CounterBlock.evictions],
+            expirations: sums[CounterBlock.expirations],
+            reportedFaults: sums[CounterBlock.reportedFaults]
         )
     }
 }
 
+/// One thread's counters for one map (see ``MapCounters``): 584 cells, about 4.6 KiB.
+@usableFromInline
+final class CounterBlock: Sendable {
+    @usableFromInline static let sampleTick = 0
+    @usableFromInline static let sampleEpoch = 1
+    @usableFromInline static let sampleBudget = 2
+    @usableFromInline static let latencySum = 3
+    @usableFromInline static let contention = 4
+    @usableFromInline static let evictions = 5
+    @usableFromInline static let expirations = 6
+    @usableFromInline static let reportedFaults = 7
+    @usableFromInline static let opsBase = 8  // 6 kinds × 4 results
+    @usableFromInline static let bucketBase = 32
+    @usableFromInline static let cellCount = 32 + 544
+
+    @usableFromInline let cells: InlineArray<576, Atomic<UInt64>>
+
+    @usableFromInline
+    init() { cells = InlineArray { _ in Atomic<UInt64>(0) } }
+
+    /// Adds to a cell: a plain load and store when the calling thread owns the block (no other thread
+    /// writes it; readers load atomically), an atomic add in the shared block.
+    @inlinable
+    func add(_ cell: Int, _ amount: UInt64, exclusive: Bool) {
+        if exclusive {
+            cells[cell].store(cells[cell].load(ordering: .relaxed) &+ amount, ordering: .relaxed)
+        } else {
+            cells[cell].wrappingAdd(amount, ordering: .relaxed)
+        }
+    }
+
+    @inlinable
+    func observe(_ nanoseconds: UInt64, exclusive: Bool) {
+        add(Self.bucketBase &+ LatencyHistogram.bucketIndex(nanoseconds), 1, exclusive: exclusive)
+        add(Self.latencySum, nanoseconds, exclusive: exclusive)
+    }
+}
 /// A reading of ``MapCounters``: totals since creation, or one interval's counts from ``delta(since:)``.
 public struct CounterSnapshot: Sendable, Hashable {
     /// Operations by kind and result; every kind and result is present, at 0 when none happened.
@@ -239,76 +308,6 @@ public struct CounterSnapshot: Sendable, Hashable {
             evictions: evictions &- earlier.evictions,
             expirations: expirations &- earlier.expirations,
             reportedFaults: reportedFaults &- earlier.reportedFaults
-        )
-    }
-}
-
-/// A latency histogram with fixed log-scale buckets: two per power of two, from 48 ns to about 100 s.
-public struct LatencyHistogram: Sendable, Hashable {
-    /// Number of buckets; the last one also holds everything above its bound.
-    public static let bucketCount = 64
-
-    /// Observations per bucket (not cumulative).
-    public var counts: [UInt64]
-    public var sumNanoseconds: UInt64
-
-    public init(counts: [UInt64] = [UInt64](repeating: 0, count: LatencyHistogram.bucketCount), sumNanoseconds: UInt64 = 0) {
-        self.counts = counts
-        self.sumNanoseconds = sumNanoseconds
-    }
-
-    /// Observations in all buckets.
-    public var count: UInt64 { counts.reduce(0, &+) }
-    /// The sum of all observations.
-    public var sum: Duration { .nanoseconds(Int64(clamping: sumNanoseconds)) }
-
-    /// Bucket `i` holds `[lower, upper)` with upper = (3 + i % 2) << (i / 2 + 4) ns: 48, 64, 96, 128, ... ns.
-    @inlinable
-    static func bucketIndex(_ nanoseconds: UInt64) -> Int {
-        if nanoseconds < 32 { return 0 }
-        let msb = 63 - nanoseconds.leadingZeroBitCount  // >= 5
-        let half = Int(truncatingIfNeeded: nanoseconds >> UInt64(msb - 1)) & 1
-        return min((msb - 5) * 2 + half, bucketCount - 1)
-    }
-
-    /// The exclusive upper bound of bucket `index`, in nanoseconds.
-    public static func upperBoundNanoseconds(ofBucket index: Int) -> UInt64 {
-        // Bucket 0: [0, 48); then [48, 64), [64, 96), [96, 128), ...
-        let shifted = index + 1
-        let octave = shifted / 2
-        let half = UInt64(shifted % 2)
-        return (2 + half) << UInt64(octave + 4)
-    }
-
-    /// The `q`-quantile (0...1), as the upper bound of the bucket that holds it; zero when empty.
-    public func quantile(_ q: Double) -> Duration {
-        let total = count
-        guard total > 0 else { return .zero }
-        let rank = UInt64((Double(total) * min(max(q, 0), 1)).rounded(.up))
-        var cumulative: UInt64 = 0
-        for (index, bucketCount) in counts.enumerated() {
-            cumulative &+= bucketCount
-            if cumulative >= max(rank, 1) {
-                return .nanoseconds(Int64(clamping: Self.upperBoundNanoseconds(ofBucket: index)))
-            }
-        }
-        return .nanoseconds(Int64(clamping: Self.upperBoundNanoseconds(ofBucket: Self.bucketCount - 1)))
-    }
-
-    /// Cumulative counts for Prometheus, one per bucket (`le` in seconds); the last bucket's count is the total.
-    public var buckets: [(upperBoundSeconds: Double, cumulativeCount: UInt64)] {
-        var cumulative: UInt64 = 0
-        return counts.enumerated().map { index, bucketCount in
-            cumulative &+= bucketCount
-            return (Double(Self.upperBoundNanoseconds(ofBucket: index)) / 1e9, cumulative)
-        }
-    }
-
-    /// This histogram minus an earlier reading of the same one.
-    public func delta(since earlier: LatencyHistogram) -> LatencyHistogram {
-        LatencyHistogram(
-            counts: zip(counts, earlier.counts).map { $0 &- $1 },
-            sumNanoseconds: sumNanoseconds &- earlier.sumNanoseconds
         )
     }
 }

@@ -24,6 +24,9 @@ final class SnapshotEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine
     // seq-cst store/scan in the writer). Readers only read. So a table is never written while read.
     @usableFromInline let left: FlatTable<Key, Value>
     @usableFromInline let right: FlatTable<Key, Value>
+    /// `left` and `right` without reference counting for readers (kept alive by the two properties).
+    @usableFromInline let unmanagedLeft: Unmanaged<FlatTable<Key, Value>>
+    @usableFromInline let unmanagedRight: Unmanaged<FlatTable<Key, Value>>
     @usableFromInline let active = Atomic<Int>(0)
     @usableFromInline let version = Atomic<Int>(0)
     @usableFromInline let indicator0 = ReaderIndicator()
@@ -37,15 +40,19 @@ final class SnapshotEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine
         self.counters = counters
         left = policy.makeTable(hasher: hasher, minimumCapacity: minimumCapacity)
         right = policy.makeTable(hasher: hasher, minimumCapacity: minimumCapacity)
+        unmanagedLeft = .passUnretained(left)
+        unmanagedRight = .passUnretained(right)
     }
 
     @inlinable
     func read<R>(_ body: (FlatTable<Key, Value>) -> R) -> R {
-        let stripe = ReaderIndicator.currentStripe()
+        let stripe = indicator0.currentStripe()
         let currentVersion = version.load(ordering: .sequentiallyConsistent)
         if currentVersion == 0 { indicator0.arrive(stripe) } else { indicator1.arrive(stripe) }
-        let table = active.load(ordering: .sequentiallyConsistent) == 0 ? left : right
-        let result = body(table)
+        // Unmanaged: choosing one of two references makes a new one, which Swift retains and releases,
+        // an atomic write to the table's header shared by every reading core.
+        let table = active.load(ordering: .sequentiallyConsistent) == 0 ? unmanagedLeft : unmanagedRight
+        let result = table._withUnsafeGuaranteedRef(body)
         if currentVersion == 0 { indicator0.depart(stripe) } else { indicator1.depart(stripe) }
         return result
     }
@@ -56,7 +63,7 @@ final class SnapshotEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine
         if writerLock.lock() { counters?.countContention() }
         var events = TableEvents()
         let front = active.load(ordering: .relaxed)
-        let result = change(front == 0 ? right : left, &events)
+        let result = (front == 0 ? unmanagedRight : unmanagedLeft)._withUnsafeGuaranteedRef { change($0, &events) }
         active.store(1 - front, ordering: .sequentiallyConsistent)
         let currentVersion = version.load(ordering: .relaxed)
         if currentVersion == 0 {
@@ -69,7 +76,7 @@ final class SnapshotEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine
             indicator1.waitUntilEmpty()
         }
         var ignored = TableEvents()
-        _ = change(front == 0 ? left : right, &ignored)
+        _ = (front == 0 ? unmanagedLeft : unmanagedRight)._withUnsafeGuaranteedRef { change($0, &ignored) }
         writerLock.unlock()
         events.record(into: counters)
         return result

@@ -11,12 +11,16 @@ public struct IntervalSample: Sendable, Hashable {
     public var faults: UInt64
     /// The interval's p99 operation latency; nil when nothing was measured.
     public var p99: Duration?
+    /// How many operations were timed for ``p99`` (latency is sampled); nil when unknown, which
+    /// counts as enough. Below ``RolloutAnalysis/minimumLatencySamples`` the p99 cannot fail a check.
+    public var latencySamples: UInt64?
 
-    public init(ops: UInt64, errors: UInt64 = 0, faults: UInt64 = 0, p99: Duration? = nil) {
+    public init(ops: UInt64, errors: UInt64 = 0, faults: UInt64 = 0, p99: Duration? = nil, latencySamples: UInt64? = nil) {
         self.ops = ops
         self.errors = errors
         self.faults = faults
         self.p99 = p99
+        self.latencySamples = latencySamples
     }
 
     /// An interval in which nothing happened.
@@ -28,7 +32,8 @@ public enum CheckResult: Sendable, Hashable, CustomStringConvertible {
     case pass
     /// One reason per threshold crossed, such as `error rate 0.42 > 0.01`.
     case fail(reasons: [String])
-    /// Fewer than `min_ops` operations and no fault over the limit: counts neither way.
+    /// Fewer than `min_ops` operations (or, when only the p99 could have failed it, fewer than
+    /// ``RolloutAnalysis/minimumLatencySamples`` timed ones) and no threshold crossed: counts neither way.
     case inconclusive
 
     /// `pass`, `fail` or `inconclusive`: the `result` label of `mapctl_rollout_checks_total`.

@@ -17,6 +17,11 @@ public import MapSchema
 ///   latency need `min_ops` to mean anything.
 /// - Otherwise, fewer than `min_ops` operations make the check
 ///   **inconclusive**: it neither adds to nor resets the consecutive failures.
+/// - The p99 needs samples too: latency is sampled, and a p99 of a handful of
+///   timings is one slow operation. With fewer than ``minimumLatencySamples``
+///   timed operations the latency criterion is inconclusive: it cannot fail the
+///   check, and a check that nothing failed is then inconclusive rather than a
+///   pass (an unjudged latency must not reset earlier latency failures).
 /// - `failure_limit` consecutive failed checks **roll back**.
 /// - When the window has passed and the check made at that moment did not roll
 ///   back, the version is **promoted**.
@@ -35,6 +40,9 @@ public struct RolloutAnalysis: Sendable, Hashable {
         /// The window passed with no rollback: promote and release the predecessor.
         case promote
     }
+
+    /// Timed operations an interval needs before its p99 can fail a check.
+    public static let minimumLatencySamples: UInt64 = 50
 
     public let policy: RolloutPolicy
     /// When judging began (the switch to this version, or the restart that resumed its window).
@@ -149,7 +157,7 @@ public struct RolloutAnalysis: Sendable, Hashable {
         if sample.faults > UInt64(policy.maxFaults) {
             reasons.append("faults \(sample.faults) > \(policy.maxFaults)")
         }
-        let conclusive = sample.ops >= UInt64(policy.minOps)
+        var conclusive = sample.ops >= UInt64(policy.minOps)
         if conclusive {
             if let maxErrorRate = policy.maxErrorRate {
                 let rate = sample.ops == 0 ? 0 : Double(sample.errors) / Double(sample.ops)
@@ -157,8 +165,12 @@ public struct RolloutAnalysis: Sendable, Hashable {
                     reasons.append("error rate \(DurationFormat.ratio(rate)) > \(DurationFormat.ratio(maxErrorRate))")
                 }
             }
-            if let maxP99 = policy.maxP99Latency, let p99 = sample.p99, p99 > maxP99 {
-                reasons.append("p99 latency \(DurationFormat.short(p99)) > \(DurationFormat.short(maxP99))")
+            if let maxP99 = policy.maxP99Latency {
+                if let samples = sample.latencySamples, samples < minimumLatencySamples {
+                    conclusive = false  // too few timings to judge the p99
+                } else if let p99 = sample.p99, p99 > maxP99 {
+                    reasons.append("p99 latency \(DurationFormat.short(p99)) > \(DurationFormat.short(maxP99))")
+                }
             }
         }
         if !reasons.isEmpty { return .fail(reasons: reasons) }

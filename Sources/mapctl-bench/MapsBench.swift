@@ -21,6 +21,7 @@ enum MapsBench {
         var workloads = ["read100", "read90", "mixed50", "write90"]
         var countersOff = true
         var memoryOnly = false
+        var emptyMaps = false
     }
 
     static func run(_ arguments: [String]) -> Int32 {
@@ -36,13 +37,19 @@ enum MapsBench {
             case "--workloads": options.workloads = (iterator.next() ?? "").split(separator: ",").map(String.init)
             case "--no-counters-off": options.countersOff = false
             case "--memory-only": options.memoryOnly = true
+            case "--empty-maps": options.emptyMaps = true
             default:
                 FileHandle.standardError.write(
                     Data(
                         ("usage: mapctl-bench maps [--ops N] [--threads 1,2] [--clean CORES] [--tries N] "
-                            + "[--targets baseline,mutex,...] [--workloads read100,...] [--no-counters-off] [--memory-only]\n").utf8))
+                            + "[--targets baseline,mutex,...] [--workloads read100,...] [--no-counters-off] [--memory-only] [--empty-maps]\n")
+                            .utf8))
                 return 64
             }
+        }
+        if options.emptyMaps {
+            EmptyMapFootprint.run()
+            return 0
         }
         if options.memoryOnly {
             for target in options.targets {

@@ -57,6 +57,29 @@ struct RolloutAnalysisTests {
         #expect(decisions == [.continue(.fail(reasons: ["faults 1 > 0"]))])
     }
 
+    @Test("Too few timed operations make the latency criterion inconclusive: it cannot fail the check")
+    func sparseLatencyIsInconclusive() {
+        let few = RolloutAnalysis.minimumLatencySamples - 1
+        // A slow p99 from 49 timings: no failure, and no pass either (latency was not judged).
+        let slowSparse = IntervalSample(ops: 1000, errors: 0, faults: 0, p99: .milliseconds(10), latencySamples: few)
+        #expect(RolloutAnalysis.judge(slowSparse, against: Self.policy) == .inconclusive)
+        // The same p99 from 50 timings fails.
+        let slowEnough = IntervalSample(ops: 1000, errors: 0, faults: 0, p99: .milliseconds(10), latencySamples: few + 1)
+        #expect(RolloutAnalysis.judge(slowEnough, against: Self.policy) == .fail(reasons: ["p99 latency 10ms > 2ms"]))
+        // Other criteria are still judged in a sparse interval.
+        let erroringSparse = IntervalSample(ops: 1000, errors: 500, faults: 0, p99: .milliseconds(10), latencySamples: 3)
+        #expect(RolloutAnalysis.judge(erroringSparse, against: Self.policy) == .fail(reasons: ["error rate 0.5 > 0.01"]))
+        // Without a latency threshold, a sparse interval with enough operations passes.
+        var noLatency = Self.policy
+        noLatency.maxP99Latency = nil
+        #expect(RolloutAnalysis.judge(slowSparse, against: noLatency) == .pass)
+        // Sparse checks neither add to nor reset the consecutive failures.
+        let slow = IntervalSample(ops: 1000, errors: 0, faults: 0, p99: .milliseconds(10), latencySamples: 500)
+        let (analysis, decisions) = Self.run([slow, slowSparse, slow, slowSparse, slow])
+        #expect(analysis.tally.inconclusive == 2)
+        if case .rollback = decisions.last {} else { Issue.record("expected a rollback after three slow checks, got \(decisions)") }
+    }
+
     @Test("A p99 latency over the threshold fails the check")
     func latencyFails() {
         let sample = IntervalSample(ops: 1000, errors: 0, faults: 0, p99: .microseconds(2500))

@@ -1,0 +1,67 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A small number that no other live thread holds: each thread claims one of 64 slots on first use and
+/// gives it back when it exits.
+///
+/// Why not a hash of the thread id (as before): two threads whose ids hash alike share a stripe, and
+/// then every operation of both writes the same cache line (a 1-in-16 chance for two threads, and a
+/// stable one: the bench's two threads either always collide or never). With a slot of its own a thread
+/// writes its counters with plain loads and stores, not atomic read-modify-writes. Threads beyond 64 at
+/// once get ``ThreadSlot/shared`` and count with atomic adds.
+@usableFromInline
+enum ThreadSlot {
+    /// Slots a thread can own.
+    @usableFromInline static let owned = 64
+    /// The slot of threads that could not claim one; shared, so written with atomic adds.
+    @usableFromInline static let shared = 64
+
+    /// The process-wide key whose per-thread value is the thread's slot + 1 (0: none claimed yet).
+    @usableFromInline static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { value in
+            // Runs on the exiting thread: its last counter stores happen before this release, and the
+            // next claimer acquires the bit, so it sees them (and ThreadSanitizer sees the order).
+            guard let value else { return }
+            let slot = Int(bitPattern: value) - 1
+            if slot >= 0, slot < ThreadSlot.owned {
+                _ = claimed.bitwiseAnd(~(UInt64(1) << UInt64(slot)), ordering: .releasing)
+            }
+        }
+        precondition(status == 0, "pthread_key_create failed: \(status)")
+        return key
+    }()
+
+    /// Bit i set: slot i is held by a live thread.
+    static let claimed = Atomic<UInt64>(0)
+
+    /// The calling thread's slot, claiming one on its first call.
+    @inlinable
+    static func current(key: pthread_key_t) -> Int {
+        if let value = pthread_getspecific(key) { return Int(bitPattern: value) - 1 }
+        return claim(key: key)
+    }
+
+    @usableFromInline
+    static func claim(key: pthread_key_t) -> Int {
+        var bits = claimed.load(ordering: .relaxed)
+        var slot = shared
+        while bits != .max {
+            let free = (~bits).trailingZeroBitCount
+            let (exchanged, original) = claimed.compareExchange(
+                expected: bits, desired: bits | (UInt64(1) << UInt64(free)), successOrdering: .acquiring, failureOrdering: .relaxed)
+            if exchanged {
+                slot = free
+                break
+            }
+            bits = original
+        }
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
+        return slot
+    }
+}
