@@ -22,7 +22,7 @@ extension Controller {
             let errors = result.diagnostics.filter { $0.severity == .error }
             if !errors.isEmpty { invalid.append(InvalidDocument(file: source, diagnostics: errors)) }
         }
-        return ingest(
+        return await ingest(
             valid: result.documents.map { ($0, source) },
             invalid: invalid.map { ($0, source) },
             isDryRun: isDryRun,
@@ -77,7 +77,7 @@ extension Controller {
                 }
             }
         }
-        let report = ingest(
+        let report = await ingest(
             valid: received.map { ($0, source($0.file)) },
             invalid: invalid.map { ($0, source($0.file)) },
             isDryRun: false,
@@ -128,7 +128,7 @@ extension Controller {
         isDryRun: Bool,
         prune: Bool,
         notReceivedAgain: [SchemaDocument] = []
-    ) -> ApplyReport {
+    ) async -> ApplyReport {
         var plan: [PlanEntry] = notReceivedAgain.map { document in
             PlanEntry(
                 name: document.schema.name, action: .unchanged, toVersion: document.schema.version.description,
@@ -182,7 +182,7 @@ extension Controller {
             let decision = self.plan(document, source: source)
             plan.append(decision.entry)
             if !isDryRun {
-                execute(decision, document: document, source: source)
+                await execute(decision, document: document, source: source)
                 touched.append(name)
             }
         }
@@ -229,18 +229,26 @@ extension Controller {
     }
 
     /// Carries out a plan decision; a failure to persist keeps the document pending and requeues it.
-    func execute(_ decision: PlanDecision, document: SchemaDocument, source: String) {
+    func execute(_ decision: PlanDecision, document: SchemaDocument, source: String) async {
         let name = document.schema.name
+        if rebuildsInFlight.contains(name), decision.changesLive {
+            // One change of a map at a time: this document waits for the rebuild under way.
+            if records[name] == nil { records[name] = MapRecord(state: PersistedMapState(name: name)) }
+            records[name]?.pending = PendingDocument(document: document, source: source)
+            requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.requeueBackoff)
+            wake()
+            return
+        }
         do {
             switch decision.kind {
             case .create:
                 try create(document, source: source)
                 counters.countReconcile("success")
             case .update(let kind, let carriesData):
-                try update(to: document, source: source, kind: kind, carriesData: carriesData, dropped: decision.entry.entriesDropped)
+                try await update(to: document, source: source, kind: kind, carriesData: carriesData, dropped: decision.entry.entriesDropped)
                 counters.countReconcile("success")
             case .downgrade(let carriesData):
-                try rollBack(
+                try await rollBack(
                     name, to: document, reason: decision.entry.reason ?? "downgrade", trigger: .downgrade,
                     source: source, carriesData: carriesData
                 )
@@ -274,9 +282,9 @@ extension Controller {
     }
 
     /// Level-triggered retry: plans the pending document again against what is live now.
-    func reconcilePending(_ name: String) {
+    func reconcilePending(_ name: String) async {
         guard let pending = records[name]?.pending else { return }
-        execute(plan(pending.document, source: pending.source), document: pending.document, source: pending.source)
+        await execute(plan(pending.document, source: pending.source), document: pending.document, source: pending.source)
     }
 
     // MARK: - Changes
@@ -336,7 +344,7 @@ extension Controller {
 
     func update(
         to document: SchemaDocument, source: String, kind: ChangeKind?, carriesData: Bool, dropped: Int?
-    ) throws(StateStoreError) {
+    ) async throws(StateStoreError) {
         let name = document.schema.name
         guard var record = records[name], let previous = record.live, let map = registry[name] else {
             return try create(document, source: source)
@@ -374,8 +382,12 @@ extension Controller {
         let entry = history(.apply, version: schema.version, from: previous.schema.version, source: source, sha: document.contentSHA256, reason: reason)
         try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
 
-        let report = map.rebuild(to: schema, standby: next, carriesData: carriesData)
+        rebuildsInFlight.insert(name)
+        let report = await offActor { map.rebuild(to: schema, standby: next, carriesData: carriesData) }
+        rebuildsInFlight.remove(name)
         map.adoptBreaker(schema.circuitBreaker)
+        // Other fields (a document that waited meanwhile) may have changed during the rebuild.
+        record.pending = records[name]?.pending
         record.state = state
         record.live = document
         record.standby = standbyDocument
@@ -459,6 +471,10 @@ extension Controller {
     }
 
     func pruneMap(_ name: String) {
+        guard !rebuildsInFlight.contains(name) else {
+            logger.warning("not pruned while it is being rebuilt; the next reconcile prunes it", metadata: ["map": .string(name)])
+            return
+        }
         do {
             try store.deleteMap(name: name)
         } catch {

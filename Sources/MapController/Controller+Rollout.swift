@@ -18,8 +18,8 @@ extension Controller {
     // MARK: - Checks, promotion
 
     /// Judges the interval that just ended for `name`'s version in its window, if a check is due.
-    func checkRollout(of name: String, at now: RolloutInstant) {
-        guard var record = records[name], var progress = record.rollout, now >= progress.nextCheck,
+    func checkRollout(of name: String, at now: RolloutInstant) async {
+        guard !rebuildsInFlight.contains(name), var record = records[name], var progress = record.rollout, now >= progress.nextCheck,
             let map = registry[name]
         else { return }
         let current = map.liveView.counters.snapshot()
@@ -52,7 +52,7 @@ extension Controller {
         case .promote:
             promote(name)
         case .rollback(let reason):
-            rollBackAutomatically(name, reason: reason, trigger: .failedChecks)
+            await rollBackAutomatically(name, reason: reason, trigger: .failedChecks)
         }
     }
 
@@ -87,13 +87,13 @@ extension Controller {
 
     // MARK: - Rollbacks
 
-    func rollBackAutomatically(_ name: String, reason: String, trigger: RollbackTrigger) {
+    func rollBackAutomatically(_ name: String, reason: String, trigger: RollbackTrigger) async {
         guard let record = records[name], let target = record.standby else {
             logger.error("rollback wanted but no predecessor is kept", metadata: ["map": .string(name), "reason": .string(reason)])
             return
         }
         do {
-            try rollBack(name, to: target, reason: reason, trigger: trigger, source: "controller")
+            try await rollBack(name, to: target, reason: reason, trigger: trigger, source: "controller")
         } catch {
             logger.error("could not record a rollback; retrying at the next check", metadata: ["map": .string(name), "error": "\(error)"])
             records[name]?.rollout?.nextCheck = clock.now + configuration.requeueBackoff
@@ -108,7 +108,7 @@ extension Controller {
     func rollBack(
         _ name: String, to target: SchemaDocument, reason: String, trigger: RollbackTrigger,
         source: String?, carriesData: Bool? = nil
-    ) throws(StateStoreError) {
+    ) async throws(StateStoreError) {
         guard var record = records[name], let from = record.live, let map = registry[name] else { return }
         let now = clock.currentDate
         var state = record.state
@@ -142,7 +142,10 @@ extension Controller {
             mode = "switch (\(Int(pause.microseconds)) us pause)"
         } else {
             let carries = carriesData ?? (SchemaCompatibility.overallKind(SchemaCompatibility.changes(from: from.schema, to: target.schema)) != .breaking)
-            let report = map.rebuild(to: target.schema, standby: .none, carriesData: carries)
+            rebuildsInFlight.insert(name)
+            let report = await offActor { map.rebuild(to: target.schema, standby: .none, carriesData: carries) }
+            rebuildsInFlight.remove(name)
+            record.pending = records[name]?.pending
             mode = "copy back (\(report.copied) entries, \(report.dropped) dropped, \(Int(report.pause.microseconds)) us pause)"
         }
         map.releaseStandby()
@@ -188,8 +191,11 @@ extension Controller {
             target = try storedDocument(name, version: predecessor)
         }
         let because = reason.map { "manual: \($0)" } ?? "manual rollback"
+        guard !rebuildsInFlight.contains(name) else {
+            throw ControlPlaneError(.conflict, code: "rebuild_in_progress", message: "\(name) is being rebuilt; retry when it is done")
+        }
         do {
-            try rollBack(name, to: target, reason: because, trigger: .manual, source: source)
+            try await rollBack(name, to: target, reason: because, trigger: .manual, source: source)
         } catch {
             throw ControlPlaneError(.internal, code: "state_error", message: "the rollback could not be recorded: \(error)")
         }
@@ -284,7 +290,7 @@ extension Controller {
     }
 
     /// An unclean end of the previous run while `crashed` was in its window: a fault of that version.
-    func judgeStartupFault(of crashed: RunRecord.WindowedMap) {
+    func judgeStartupFault(of crashed: RunRecord.WindowedMap) async {
         guard var record = records[crashed.name], var progress = record.rollout,
             progress.version == crashed.version
         else { return }
@@ -297,7 +303,7 @@ extension Controller {
         ])
         if case .rollback(let reason) = decision {
             counters.countCheck(map: crashed.name, version: crashed.version.description, result: "fail")
-            rollBackAutomatically(crashed.name, reason: reason, trigger: .startupFaults)
+            await rollBackAutomatically(crashed.name, reason: reason, trigger: .startupFaults)
         }
     }
 }

@@ -73,6 +73,9 @@ public actor Controller: ControlPlane {
     /// (persisted in the store's meta table as `directory_sha256:NAME`).
     var directoryReceived: [String: String] = [:]
     var hasStarted = false
+    /// Maps whose rebuild or cold rollback runs off the actor right now: nothing else changes them meanwhile
+    /// (their documents wait in the requeue, their checks wait for the next interval).
+    var rebuildsInFlight: Set<String> = []
     var directoryReconcilesBegun = 0
     var directoryReconcilesDone = 0
     var isShutDown = false
@@ -116,7 +119,7 @@ public actor Controller: ControlPlane {
             restore(state)
         }
         for crashed in run.crashedVersions {
-            judgeStartupFault(of: crashed)
+            await judgeStartupFault(of: crashed)
         }
         hasStarted = true
         logger.info("controller started", metadata: ["maps": .stringConvertible(records.count), "run": .stringConvertible(run.runID)])
@@ -126,7 +129,7 @@ public actor Controller: ControlPlane {
     public func run() async throws {
         if !hasStarted { try await start() }
         while !Task.isCancelled {
-            tick()
+            await tick()
             let deadline = nextDeadline()
             let clock = self.clock
             let sleep = Task<Void, Never> {
@@ -173,13 +176,13 @@ public actor Controller: ControlPlane {
     /// One pass of the loop: every rollout check that is due, every requeued reconcile that is due.
     ///
     /// The run loop calls it; tests call it after moving a manual clock.
-    package func tick() {
+    package func tick() async {
         let now = clock.now
         for name in records.keys.sorted() {
-            checkRollout(of: name, at: now)
+            await checkRollout(of: name, at: now)
         }
         for name in requeue.takeDue(at: now) {
-            reconcilePending(name)
+            await reconcilePending(name)
         }
     }
 }
