@@ -8,19 +8,59 @@ import Synchronization
 /// A map no service bound is a ``DynamicMap`` (JSON values, the daemon's case). A bound map's instances
 /// hold the service's types; its ``ManagedMap`` is made once and kept for the binding's life, so that a
 /// handle holds it instead of looking it up by name on every operation.
-package final class MapRegistry: Sendable {
-    private let maps = Locked<[String: any AnyManagedMap]>([:])
-    private let bindings = Locked<[String: any MapBinding]>([:])
+package final class MapRegistry: @unchecked Sendable {
+    // @unchecked Sendable is sound: `current` points at an immutable `Snapshot` retained once on behalf of
+    // the registry; readers use it only between arriving and departing in `readers`, and a replaced
+    // snapshot is released only after `readers.waitForReaders()`; `changes` orders the writers.
 
-    package init() {}
-
-    package subscript(name: String) -> (any AnyManagedMap)? { maps.withLock { $0[name] } }
-
-    package func set(_ map: (any AnyManagedMap)?, for name: String) {
-        maps.withLock { $0[name] = map }
+    /// The maps as of one change; never mutated.
+    private final class Snapshot: Sendable {
+        let maps: [String: any AnyManagedMap]
+        init(_ maps: [String: any AnyManagedMap]) { self.maps = maps }
     }
 
-    package var all: [any AnyManagedMap] { maps.withLock { Array($0.values) } }
+    private let current: Atomic<UnsafeMutableRawPointer>
+    private let readers = ThreadStripes()
+    private let changes = PthreadMutex()
+    private let bindings = Locked<[String: any MapBinding]>([:])
+
+    package init() {
+        current = Atomic(Unmanaged.passRetained(Snapshot([:])).toOpaque())
+    }
+
+    deinit {
+        Unmanaged<Snapshot>.fromOpaque(current.load(ordering: .acquiring)).release()
+    }
+
+    /// The map named `name`: no lock, one reader count in the calling thread's stripe (the entry API
+    /// looks a map up on every request, from every thread).
+    package subscript(name: String) -> (any AnyManagedMap)? {
+        let stripe = ThreadStripes.currentStripe()
+        readers.arriveReader(stripe)
+        defer { readers.departReader(stripe) }
+        return Unmanaged<Snapshot>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+            ._withUnsafeGuaranteedRef { $0.maps[name] }
+    }
+
+    package func set(_ map: (any AnyManagedMap)?, for name: String) {
+        let previous = changes.withLock { () -> Unmanaged<Snapshot> in
+            let previous = Unmanaged<Snapshot>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+            var maps = previous._withUnsafeGuaranteedRef { $0.maps }
+            maps[name] = map
+            current.store(Unmanaged.passRetained(Snapshot(maps)).toOpaque(), ordering: .sequentiallyConsistent)
+            return previous
+        }
+        readers.waitForReaders()
+        previous.release()
+    }
+
+    package var all: [any AnyManagedMap] {
+        let stripe = ThreadStripes.currentStripe()
+        readers.arriveReader(stripe)
+        defer { readers.departReader(stripe) }
+        return Unmanaged<Snapshot>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
+            ._withUnsafeGuaranteedRef { Array($0.maps.values) }
+    }
 
     /// Records a binding; the same types bind again to the same slot, other types are refused.
     package func bind<Key: MapKeyType, Value: Codable & Sendable>(
