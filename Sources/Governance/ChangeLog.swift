@@ -7,6 +7,7 @@
 /// over stripes by hash, each with its own lock, so that writers rarely wait
 /// for one another and no single set grows (and rehashes) to the size of the map
 /// while a writer holds its lock.
+@usableFromInline
 package final class ChangeLog<Key: Hashable & Sendable>: Sendable {
     private final class Stripe: Sendable {
         let keys = Locked<Set<Key>>([])

@@ -2,6 +2,7 @@ import LiveMaps
 import MapSchema
 
 /// What the controller reads of an instance, whatever its key and value types.
+@usableFromInline
 package protocol InstanceView: AnyObject, Sendable {
     var schema: MapSchema { get }
     var counters: MapCounters { get }
@@ -11,6 +12,7 @@ package protocol InstanceView: AnyObject, Sendable {
 
 /// An instance a ``ManagedMap`` governs: it says its schema, and translates keys and values from and
 /// to the API's text and JSON, at the API's boundary only.
+@usableFromInline
 package protocol GovernableInstance: MapInstance, InstanceView where Failure == MapError {
     /// An empty instance for a validated schema (the binding was checked against it).
     init(schema: MapSchema, clock: any MapClock)

@@ -39,6 +39,7 @@ import Synchronization
 /// writes in the same order; a rollback is then a switch. A *frozen* standby
 /// keeps its data as of the switch (a breaking change, whose keys or values
 /// the predecessor cannot hold).
+@usableFromInline
 package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     // @unchecked Sendable is sound: the only state not behind a lock or an atomic is `current`'s
     // referent, an immutable `Routing` published through an atomic pointer; see `Routing` and
@@ -51,15 +52,16 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     package typealias RebuildReport = Governance.RebuildReport
 
     /// What the operations route to, as of one moment. Never mutated: a change publishes a new one.
-    private final class Routing: Sendable {
-        let live: Instance
+    @usableFromInline
+    final class Routing: Sendable {
+        @usableFromInline let live: Instance
         let standby: Instance?
         let standbyRole: StandbyRole
         /// The standby when it takes every write (warm), else nil: what a writer mirrors to.
-        let mirror: Instance?
-        let changeLog: ChangeLog<Key>?
+        @usableFromInline let mirror: Instance?
+        @usableFromInline let changeLog: ChangeLog<Instance.Key>?
         /// The replacement of a rebuild in its dual-write phase.
-        let dualWriteTarget: Instance?
+        @usableFromInline let dualWriteTarget: Instance?
 
         init(_ state: RoutingState) {
             live = state.live
@@ -76,7 +78,7 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     }
 
     /// A routing being changed.
-    private struct RoutingState {
+    struct RoutingState {
         var live: Instance
         var standby: Instance?
         var standbyRole: StandbyRole = .warm
@@ -86,9 +88,9 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
 
     /// The current `Routing`, retained once on behalf of this map (an `Unmanaged` opaque pointer).
     /// Readers and writers use it without retaining it: no shared cache line is written on their path.
-    private let current: Atomic<UnsafeMutableRawPointer>
+    @usableFromInline let current: Atomic<UnsafeMutableRawPointer>
     /// Reader and writer counts per thread stripe, and the write gate's closed flag.
-    private let stripes = ThreadStripes()
+    @usableFromInline let stripes = ThreadStripes()
     /// Serializes changes of routing (the controller's side; never taken by readers or writers).
     private let changes = PthreadMutex()
     private let rebuilding = Atomic<Bool>(false)
@@ -119,8 +121,8 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     // MARK: - State
 
     /// Runs `body` on the current routing, counted as a reader so that the routing outlives the call.
-    @inline(__always)
-    private func reading<R, E: Error>(_ body: (Routing) throws(E) -> R) throws(E) -> R {
+    @inlinable
+    func reading<R, E: Error>(_ body: (Routing) throws(E) -> R) throws(E) -> R {
         let stripe = ThreadStripes.currentStripe()
         stripes.arriveReader(stripe)
         defer { stripes.departReader(stripe) }
@@ -139,18 +141,18 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
 
     // MARK: - Entries
 
-    @inline(__always)
-    package func get(_ key: Key) throws(Failure) -> Value? {
-        try reading { (routing) throws(Failure) -> Value? in try routing.live.get(key) }
+    @inlinable
+    package func get(_ key: Instance.Key) throws(Instance.Failure) -> Instance.Value? {
+        try reading { (routing) throws(Instance.Failure) -> Instance.Value? in try routing.live.get(key) }
     }
 
     package func contains(_ key: Key) throws(Failure) -> Bool {
         try get(key) != nil
     }
 
-    @inline(__always)
-    package func put(_ key: Key, _ value: Value) throws(Failure) {
-        try write(key) { (instance) throws(Failure) in
+    @inlinable
+    package func put(_ key: Instance.Key, _ value: Instance.Value) throws(Instance.Failure) {
+        try write(key) { (instance) throws(Instance.Failure) in
             try instance.put(key, value)
         } mirror: { target, _ in
             Self.mirrorPut(key, value, to: target)
@@ -158,9 +160,9 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     }
 
     @discardableResult
-    @inline(__always)
-    package func delete(_ key: Key) throws(Failure) -> Bool {
-        try write(key) { (instance) throws(Failure) -> Bool in
+    @inlinable
+    package func delete(_ key: Instance.Key) throws(Instance.Failure) -> Bool {
+        try write(key) { (instance) throws(Instance.Failure) -> Bool in
             try instance.delete(key)
         } mirror: { target, _ in
             target.discard(key)
@@ -180,7 +182,8 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     }
 
     /// Stores a mirrored value; when the target refuses it, the key is removed there (no stale value stays).
-    private static func mirrorPut(_ key: Key, _ value: Value, to target: Instance) -> Bool {
+    @usableFromInline
+    static func mirrorPut(_ key: Instance.Key, _ value: Instance.Value, to target: Instance) -> Bool {
         guard target.carry([(key, value)]) > 0 else { return true }
         target.discard(key)
         return false
@@ -188,18 +191,18 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
 
     /// Passes the gate, runs the write on the routing current while this writer is in flight (it cannot
     /// change before the writer leaves), and mirrors it where the routing says.
-    @inline(__always)
-    private func write<R>(
-        _ key: Key,
-        _ operation: (Instance) throws(Failure) -> R,
+    @inlinable
+    func write<R>(
+        _ key: Instance.Key,
+        _ operation: (Instance) throws(Instance.Failure) -> R,
         mirror: (Instance, R) -> Bool
-    ) throws(Failure) -> R {
+    ) throws(Instance.Failure) -> R {
         let stripe = ThreadStripes.currentStripe()
         stripes.enterWriter(stripe)
         defer { stripes.leaveWriter(stripe) }
         let routing = Unmanaged<Routing>.fromOpaque(current.load(ordering: .sequentiallyConsistent))
-        return try routing._withUnsafeGuaranteedRef { (routing) -> Result<R, Failure> in
-            do throws(Failure) {
+        return try routing._withUnsafeGuaranteedRef { (routing) -> Result<R, Instance.Failure> in
+            do throws(Instance.Failure) {
                 if routing.mirror == nil, routing.dualWriteTarget == nil, routing.changeLog == nil {
                     return .success(try operation(routing.live))
                 }
@@ -211,12 +214,13 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
     }
 
     /// A write while a standby, a change log or a dual-write target is there.
-    private func writeGoverned<R>(
-        _ key: Key,
+    @usableFromInline
+    func writeGoverned<R>(
+        _ key: Instance.Key,
         _ routing: Routing,
-        _ operation: (Instance) throws(Failure) -> R,
+        _ operation: (Instance) throws(Instance.Failure) -> R,
         mirror: (Instance, R) -> Bool
-    ) throws(Failure) -> R {
+    ) throws(Instance.Failure) -> R {
         // Recorded even when the operation failed: the replay reads the current value, so an extra key costs nothing.
         defer { routing.changeLog?.record(key) }
         guard routing.mirror != nil || routing.dualWriteTarget != nil else { return try operation(routing.live) }

@@ -8,11 +8,12 @@ import Rollout
 /// The HTTP entry API and typed handles go through it without a hop through the controller's actor:
 /// reads go to the live instance, writes pass the breaker and the write gate. The controller swaps
 /// what is inside (rebuild, rollback, promotion) through ``AnyManagedMap``.
+@usableFromInline
 package final class ManagedMap<Instance: GovernableInstance>: AnyManagedMap {
     package let name: String
-    package let governed: GovernedMap<Instance>
+    @usableFromInline package let governed: GovernedMap<Instance>
     /// Made once; a new version's policy is adopted into it, so the hot path never looks it up.
-    package let breaker: SharedCircuitBreaker
+    @usableFromInline package let breaker: SharedCircuitBreaker
     private let clock: any MapClock
 
     package init(name: String, schema: MapSchema, breakerPolicy: CircuitBreakerPolicy?, clock: any RolloutClock, mapClock: any MapClock) {
@@ -24,7 +25,7 @@ package final class ManagedMap<Instance: GovernableInstance>: AnyManagedMap {
 
     // MARK: - Entries, typed
 
-    @inline(__always)
+    @inlinable
     package func get(_ key: Instance.Key) throws(MapError) -> Instance.Value? {
         do {
             return try governed.get(key)
@@ -34,13 +35,13 @@ package final class ManagedMap<Instance: GovernableInstance>: AnyManagedMap {
         }
     }
 
-    @inline(__always)
+    @inlinable
     package func put(_ key: Instance.Key, _ value: Instance.Value) throws(GovernedWriteError) {
         try admitted { () throws(MapError) in try governed.put(key, value) }
     }
 
     @discardableResult
-    @inline(__always)
+    @inlinable
     package func delete(_ key: Instance.Key) throws(GovernedWriteError) -> Bool {
         try admitted { () throws(MapError) -> Bool in try governed.delete(key) }
     }
@@ -50,8 +51,8 @@ package final class ManagedMap<Instance: GovernableInstance>: AnyManagedMap {
     }
 
     /// A closed breaker costs one relaxed load; anything else takes the breaker's slow path.
-    @inline(__always)
-    private func admitted<R>(_ write: () throws(MapError) -> R) throws(GovernedWriteError) -> R {
+    @inlinable
+    func admitted<R>(_ write: () throws(MapError) -> R) throws(GovernedWriteError) -> R {
         if breaker.isClosed {
             do {
                 return try write()

@@ -3,6 +3,7 @@
 /// `DynamicMap` conforms (see `DynamicMap+MapInstance.swift`); tests and the
 /// benchmark can plug a plain dictionary behind a lock to measure the
 /// governance on its own.
+@usableFromInline
 package protocol MapInstance: AnyObject, Sendable {
     associatedtype Key: Hashable & Sendable
     associatedtype Value: Sendable
@@ -43,16 +44,16 @@ package protocol MapInstance: AnyObject, Sendable {
 }
 
 extension MapInstance {
-    package func entriesForCopy() -> [(Key, Value)] { snapshot() }
+    @usableFromInline package func entriesForCopy() -> [(Key, Value)] { snapshot() }
 
-    package func acceptsUnchanged(entriesOf source: Self) -> Bool { false }
+    @usableFromInline package func acceptsUnchanged(entriesOf source: Self) -> Bool { false }
 
-    package func carryAll(from source: Self, unchecked: Bool) -> (copied: Int, dropped: Int) {
+    @usableFromInline package func carryAll(from source: Self, unchecked: Bool) -> (copied: Int, dropped: Int) {
         let entries = source.entriesForCopy()
         return (entries.count, carry(entries))
     }
 
-    package func carryOne(_ key: Key, _ value: Value, unchecked: Bool) -> Bool {
+    @usableFromInline package func carryOne(_ key: Key, _ value: Value, unchecked: Bool) -> Bool {
         carry([(key, value)]) == 0
     }
 }

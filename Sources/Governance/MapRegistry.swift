@@ -94,6 +94,7 @@ package protocol MapBinding: AnyObject, Sendable {
 }
 
 /// Where a bound map's ``ManagedMap`` is published for its handles, once it exists.
+@usableFromInline
 package final class BindingSlot<Key: MapKeyType, Value: Codable & Sendable>: MapBinding {
     package typealias Managed = ManagedMap<TypedInstance<Key, Value>>
     package let name: String
@@ -112,8 +113,8 @@ package final class BindingSlot<Key: MapKeyType, Value: Codable & Sendable>: Map
     /// the slot (the slot holds it from publication on), so the reference stays valid while the handle
     /// that holds the slot lives.
     @inlinable
-    package var published: Unmanaged<Managed>? {
-        UnsafeRawPointer(bitPattern: pointer.load(ordering: .acquiring)).map { Unmanaged<Managed>.fromOpaque($0) }
+    package var published: Unmanaged<ManagedMap<TypedInstance<Key, Value>>>? {
+        UnsafeRawPointer(bitPattern: pointer.load(ordering: .acquiring)).map { Unmanaged<ManagedMap<TypedInstance<Key, Value>>>.fromOpaque($0) }
     }
 
     package func check(_ schema: MapSchema) throws(BindingError) {

@@ -18,15 +18,16 @@ import Synchronization
 ///
 /// Threads pick a stripe by a hash of their id, so two threads rarely share a line; when they do, the
 /// counts stay correct and only cost a shared cache line.
+@usableFromInline
 package final class ThreadStripes: @unchecked Sendable {
     // @unchecked Sendable is sound: `cells` is allocated once in init, never reallocated, and freed only
     // in deinit, when no thread can use the stripes; every access to a cell goes through `Atomic`.
-    package static let stripeCount = 16
-    private static let cellsPerStripe = 16  // 16 × 8 bytes = 128 bytes: a stripe never shares a line
-    private static let readerOffset = 1
+    @usableFromInline package static let stripeCount = 16
+    @usableFromInline static let cellsPerStripe = 16  // 16 × 8 bytes = 128 bytes: a stripe never shares a line
+    @usableFromInline static let readerOffset = 1
 
-    private let cells: UnsafeMutablePointer<Atomic<Int>>
-    private let closed = Atomic<Bool>(false)
+    @usableFromInline let cells: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let closed = Atomic<Bool>(false)
 
     package init() {
         let count = Self.stripeCount * Self.cellsPerStripe
@@ -43,7 +44,7 @@ package final class ThreadStripes: @unchecked Sendable {
     }
 
     /// The calling thread's stripe (an index into the cells).
-    @inline(__always)
+    @inlinable
     package static func currentStripe() -> Int {
         #if canImport(Darwin)
             let id = UInt64(UInt(bitPattern: pthread_self()))
@@ -56,12 +57,12 @@ package final class ThreadStripes: @unchecked Sendable {
 
     // MARK: - Readers
 
-    @inline(__always)
+    @inlinable
     package func arriveReader(_ stripe: Int) {
         cells[stripe + Self.readerOffset].wrappingAdd(1, ordering: .sequentiallyConsistent)
     }
 
-    @inline(__always)
+    @inlinable
     package func departReader(_ stripe: Int) {
         cells[stripe + Self.readerOffset].wrappingSubtract(1, ordering: .releasing)
     }
@@ -80,15 +81,16 @@ package final class ThreadStripes: @unchecked Sendable {
     // MARK: - Writers
 
     /// Counts a writer in, waiting while the gate is closed.
-    @inline(__always)
+    @inlinable
     package func enterWriter(_ stripe: Int) {
         cells[stripe].wrappingAdd(1, ordering: .sequentiallyConsistent)
         if !closed.load(ordering: .sequentiallyConsistent) { return }
         enterWriterSlow(stripe)
     }
 
+    @usableFromInline
     @inline(never)
-    private func enterWriterSlow(_ stripe: Int) {
+    func enterWriterSlow(_ stripe: Int) {
         var attempts = 0
         while true {
             cells[stripe].wrappingSubtract(1, ordering: .releasing)
@@ -101,7 +103,7 @@ package final class ThreadStripes: @unchecked Sendable {
         }
     }
 
-    @inline(__always)
+    @inlinable
     package func leaveWriter(_ stripe: Int) {
         cells[stripe].wrappingSubtract(1, ordering: .releasing)
     }

@@ -24,7 +24,7 @@ import MapSchema
 /// and writes no shared memory beyond the engine's own (see ``GovernedMap``).
 public struct TypedMap<Key: MapKeyType, Value: Codable & Sendable>: Sendable {
     public let name: String
-    private let slot: BindingSlot<Key, Value>
+    @usableFromInline let slot: BindingSlot<Key, Value>
 
     init(name: String, slot: BindingSlot<Key, Value>) {
         self.name = name
@@ -32,6 +32,7 @@ public struct TypedMap<Key: MapKeyType, Value: Codable & Sendable>: Sendable {
     }
 
     /// The value for `key`, nil when absent.
+    @inlinable
     public func get(_ key: Key) throws(TypedMapError) -> Value? {
         try withMap { (map) throws(TypedMapError) -> Value? in
             do throws(MapError) { return try map.get(key) } catch { throw .map(error) }
@@ -42,6 +43,7 @@ public struct TypedMap<Key: MapKeyType, Value: Codable & Sendable>: Sendable {
     ///
     /// - Throws: ``TypedMapError/breakerOpen(retryAfter:)`` while the breaker is open;
     ///   ``TypedMapError/map(_:)`` when the schema's limits refuse the key or value.
+    @inlinable
     public func put(_ key: Key, _ value: Value) throws(TypedMapError) {
         try withMap { (map) throws(TypedMapError) in
             do throws(GovernedWriteError) { try map.put(key, value) } catch { throw TypedMapError(error) }
@@ -50,6 +52,7 @@ public struct TypedMap<Key: MapKeyType, Value: Codable & Sendable>: Sendable {
 
     /// Removes `key`; true when it was there.
     @discardableResult
+    @inlinable
     public func delete(_ key: Key) throws(TypedMapError) -> Bool {
         try withMap { (map) throws(TypedMapError) -> Bool in
             do throws(GovernedWriteError) { return try map.delete(key) } catch { throw TypedMapError(error) }
@@ -66,7 +69,8 @@ public struct TypedMap<Key: MapKeyType, Value: Codable & Sendable>: Sendable {
 
     /// Runs `body` on the bound map without retaining it (the slot keeps it for the binding's life, so a
     /// retain would only write the map object's shared reference count on every operation).
-    private func withMap<R>(_ body: (ManagedMap<TypedInstance<Key, Value>>) throws(TypedMapError) -> R) throws(TypedMapError) -> R {
+    @inlinable
+    func withMap<R>(_ body: (ManagedMap<TypedInstance<Key, Value>>) throws(TypedMapError) -> R) throws(TypedMapError) -> R {
         guard let map = slot.published else { throw .mapNotFound(name) }
         return try map._withUnsafeGuaranteedRef { (map) -> Result<R, TypedMapError> in
             do throws(TypedMapError) { return .success(try body(map)) } catch { return .failure(error) }
@@ -88,6 +92,7 @@ public enum TypedMapError: Error, Sendable, CustomStringConvertible {
     /// The schema and the Swift types disagree.
     case binding(BindingError)
 
+    @usableFromInline
     init(_ error: GovernedWriteError) {
         switch error {
         case .map(let error): self = .map(error)

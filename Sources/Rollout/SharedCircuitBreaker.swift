@@ -9,7 +9,7 @@ import Synchronization
 /// just as another thread opens the breaker goes ahead: the breaker sheds load
 /// from then on, it does not order writes.
 public final class SharedCircuitBreaker: Sendable {
-    private static let closedTag: UInt8 = 0
+    @usableFromInline static let closedTag: UInt8 = 0
     private static let halfOpenTag: UInt8 = 1
     private static let openTag: UInt8 = 2
 
@@ -17,7 +17,7 @@ public final class SharedCircuitBreaker: Sendable {
     private let machine: Mutex<CircuitBreaker?>
     private let configuration: CircuitBreaker.Configuration
     /// Mirrors `machine.lastKnownState`; written only under the lock, after each transition.
-    private let stateTag = Atomic<UInt8>(0)
+    @usableFromInline let stateTag = Atomic<UInt8>(0)
     private let clock: any RolloutClock
 
     /// - Parameter policy: nil for a map without `circuit_breaker` (never opens until ``adopt(_:)`` gives one).
@@ -44,7 +44,7 @@ public final class SharedCircuitBreaker: Sendable {
     }
 
     /// True while closed: one relaxed load, the whole cost of a closed breaker on the write path.
-    @inline(__always)
+    @inlinable
     public var isClosed: Bool { stateTag.load(ordering: .relaxed) == Self.closedTag }
 
     /// The state now; an open breaker whose cooldown is over reports half-open.

@@ -13,12 +13,13 @@ import MapSchema
 /// The schema governed the binding once (``SchemaBinding``); per operation there remain the checks
 /// that need no serializing: `max_key_bytes`, `max_value_bytes` (through ``MapValueSize``) and
 /// `capacity`, all in the engine.
+@usableFromInline
 package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: GovernableInstance {
-    package let schema: MapSchema
+    @usableFromInline package let schema: MapSchema
     @usableFromInline let map: LiveMap<Key, Value>
     private let validator: ValueValidator
 
-    package init(schema: MapSchema, clock: any MapClock) {
+    @usableFromInline package init(schema: MapSchema, clock: any MapClock) {
         self.schema = schema
         validator = ValueValidator(schema: schema)
         var configuration = LiveMap<Key, Value>.Configuration(schema: schema, clock: clock)
@@ -31,22 +32,22 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
         map = LiveMap(configuration: configuration)
     }
 
-    package var counters: MapCounters { map.counters }
-    package var count: Int { map.count }
-    package var estimatedBytes: Int { map.estimatedBytes }
+    @usableFromInline package var counters: MapCounters { map.counters }
+    @usableFromInline package var count: Int { map.count }
+    @usableFromInline package var estimatedBytes: Int { map.estimatedBytes }
 
     // MARK: - Operations (counted)
 
     @inlinable
-    package func get(_ key: Key) throws(MapError) -> Value? { map.get(key) }
+    @usableFromInline package func get(_ key: Key) throws(MapError) -> Value? { map.get(key) }
 
     @inlinable
-    package func put(_ key: Key, _ value: Value) throws(MapError) { try map.put(key, value) }
+    @usableFromInline package func put(_ key: Key, _ value: Value) throws(MapError) { try map.put(key, value) }
 
     @inlinable
-    package func delete(_ key: Key) throws(MapError) -> Bool { map.delete(key) != nil }
+    @usableFromInline package func delete(_ key: Key) throws(MapError) -> Bool { map.delete(key) != nil }
 
-    package func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(MapError) -> Bool {
+    @usableFromInline package func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(MapError) -> Bool {
         // Codable values need not be Equatable: compare their JSON forms (compare-and-set is off the hot path).
         let expectedJSON = expected.map { encodeValue($0) }
         return try map.compareAndSet(
@@ -58,11 +59,11 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
 
     // MARK: - Carrying (not counted)
 
-    package func peek(_ key: Key) -> Value? { map.get(key) }
+    @usableFromInline package func peek(_ key: Key) -> Value? { map.get(key) }
 
-    package func snapshot() -> [(Key, Value)] { map.entries() }
+    @usableFromInline package func snapshot() -> [(Key, Value)] { map.entries() }
 
-    package func carry(_ entries: [(Key, Value)]) -> Int {
+    @usableFromInline package func carry(_ entries: [(Key, Value)]) -> Int {
         var dropped = 0
         for (key, value) in entries {
             do { try map.putUncounted(key, value) } catch { dropped += 1 }
@@ -70,13 +71,13 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
         return dropped
     }
 
-    package func discard(_ key: Key) { map.delete(key) }
+    @usableFromInline package func discard(_ key: Key) { map.delete(key) }
 
-    package func acceptsUnchanged(entriesOf source: TypedInstance) -> Bool { false }
+    @usableFromInline package func acceptsUnchanged(entriesOf source: TypedInstance) -> Bool { false }
 
     // MARK: - The API's boundary
 
-    package func parseKey(_ text: String, for op: OpKind) throws(MapError) -> Key {
+    @usableFromInline package func parseKey(_ text: String, for op: OpKind) throws(MapError) -> Key {
         let parsed: MapKey
         do {
             parsed = try MapKey(parsing: text, as: schema.keyType)
@@ -91,7 +92,7 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
         return key
     }
 
-    package func decodeValue(_ json: [UInt8], for op: OpKind) throws(MapError) -> Value {
+    @usableFromInline package func decodeValue(_ json: [UInt8], for op: OpKind) throws(MapError) -> Value {
         do {
             // The schema's checks first, so that the API answers a bound map as it answers any other.
             let normalized = try validator.check(try JSONValue(parsing: json))
@@ -105,26 +106,26 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
         }
     }
 
-    package func encodeValue(_ value: Value) -> [UInt8] {
+    @usableFromInline package func encodeValue(_ value: Value) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? Array(encoder.encode(value))) ?? Array("null".utf8)
     }
 
-    package func entriesDropped(by newSchema: MapSchema) -> Int {
+    @usableFromInline package func entriesDropped(by newSchema: MapSchema) -> Int {
         // A bound map's versions all bind the same type; what a new version can drop is what its
         // limits refuse.
         guard let limit = newSchema.capacity?.maxEntries else { return 0 }
         return max(0, count - limit)
     }
 
-    package func jsonEntries() -> [(MapKey, JSONValue)] {
+    @usableFromInline package func jsonEntries() -> [(MapKey, JSONValue)] {
         map.entries().compactMap { key, value in
             (try? JSONValue(parsing: encodeValue(value))).map { (key.mapKey, $0) }
         }
     }
 
-    package func loadJSON(_ entries: [(MapKey, JSONValue)]) -> LoadReport {
+    @usableFromInline package func loadJSON(_ entries: [(MapKey, JSONValue)]) -> LoadReport {
         var report = LoadReport()
         let decoder = JSONDecoder()
         for (mapKey, json) in entries {
