@@ -39,13 +39,13 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
     // MARK: - Operations (counted)
 
     @inlinable
-    @usableFromInline package func get(_ key: Key) throws(MapError) -> Value? { map.get(key) }
+    package func get(_ key: Key) throws(MapError) -> Value? { map.get(key) }
 
     @inlinable
-    @usableFromInline package func put(_ key: Key, _ value: Value) throws(MapError) { try map.put(key, value) }
+    package func put(_ key: Key, _ value: Value) throws(MapError) { try map.put(key, value) }
 
     @inlinable
-    @usableFromInline package func delete(_ key: Key) throws(MapError) -> Bool { map.delete(key) != nil }
+    package func delete(_ key: Key) throws(MapError) -> Bool { map.delete(key) != nil }
 
     @usableFromInline package func compareAndSet(_ key: Key, expected: Value?, new: Value?) throws(MapError) -> Bool {
         // Codable values need not be Equatable: compare their JSON forms (compare-and-set is off the hot path).
