@@ -75,7 +75,7 @@ public actor Controller: ControlPlane {
     var hasStarted = false
     /// Maps whose rebuild or cold rollback runs off the actor right now: nothing else changes them meanwhile
     /// (their documents wait in the requeue, their checks wait for the next interval).
-    var rebuildsInFlight: Set<String> = []
+    package var rebuildsInFlight: Set<String> = []
     var directoryReconcilesBegun = 0
     var directoryReconcilesDone = 0
     var isShutDown = false

@@ -17,7 +17,9 @@ case "governed":
     exit(await GovernedBench.run(Array(arguments.dropFirst(2))))
 case "rebuild":
     exit(await RebuildBench.run(Array(arguments.dropFirst(2))))
+case "status-during-rebuild":
+    exit(await StatusDuringRebuildBench.run(Array(arguments.dropFirst(2))))
 default:
-    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, governed, rebuild\n".utf8))
+    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, governed, rebuild, status-during-rebuild\n".utf8))
     exit(64)
 }
