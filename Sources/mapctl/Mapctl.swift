@@ -13,7 +13,8 @@ struct Mapctl: AsyncParsableCommand {
 
             The client commands find the controller with --server or $MAPCTL_SERVER (default \
             http://127.0.0.1:7468) and read the token from --token, $MAPCTL_TOKEN or the state \
-            directory (--state, default .mapctl).
+            directory (--state, default .mapctl). These options, -o/--output and --no-color go \
+            before or after the command: mapctl --server URL status is mapctl status --server URL.
 
             Exit status: 0 success; 1 the operation failed (invalid input, refused rollback, diff found \
             changes); 64 usage error; 69 the controller cannot be reached.
@@ -29,4 +30,10 @@ struct Mapctl: AsyncParsableCommand {
             Get.self, Put.self, Delete.self, Watch.self,
         ]
     )
+
+    /// Runs the command line with the global options moved after the command's name, so that
+    /// `mapctl --server URL status` works as `mapctl status --server URL` does.
+    static func main() async {
+        await main(GlobalOption.arranged(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How a command reports: text for people, JSON for scripts.
@@ -12,15 +12,24 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case json
 }
 
-/// `-o/--output text|json`, shared by every command that reports (`@OptionGroup var output: OutputOptions`).
+/// `-o/--output text|json` and `--no-color`, shared by every command that reports
+/// (`@OptionGroup var output: OutputOptions`).
 struct OutputOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Output format: text for people, json for scripts.")
     var output: OutputFormat = .text
 
+    @Flag(help: "Never colour the output, as with NO_COLOR set.")
+    var noColor = false
+
     var isJSON: Bool { output == .json }
 
-    /// Colour on stdout: only on a terminal, never with `NO_COLOR`.
-    var useColor: Bool { Terminal.usesColor(on: STDOUT_FILENO) }
+    /// Colour on stdout: only on a terminal, never with `--no-color` or `NO_COLOR`.
+    var useColor: Bool { usesColor(on: STDOUT_FILENO) }
+
+    /// Colour on `descriptor`: only on a terminal, never with `--no-color` or `NO_COLOR`.
+    func usesColor(on descriptor: Int32) -> Bool {
+        !noColor && Terminal.usesColor(on: descriptor)
+    }
 }
 
 /// Decides on and applies terminal colour (https://no-color.org).

@@ -32,7 +32,7 @@ struct Validate: AsyncParsableCommand {
         if outputOptions.isJSON {
             print(try ValidationReport(set).json())
         } else {
-            let color = Terminal.usesColor(on: STDERR_FILENO)
+            let color = outputOptions.usesColor(on: STDERR_FILENO)
             for diagnostic in set.diagnostics { Terminal.printError(Self.format(diagnostic, color: color)) }
             print(Self.summary(set))
         }
@@ -41,7 +41,8 @@ struct Validate: AsyncParsableCommand {
 
     static func format(_ diagnostic: Diagnostic, color: Bool) -> String {
         let location = diagnostic.line > 0 ? "\(diagnostic.file):\(diagnostic.line):\(diagnostic.column)" : diagnostic.file
-        let severity = diagnostic.severity == .error
+        let severity =
+            diagnostic.severity == .error
             ? Terminal.paint("error:", .red, enabled: color) : Terminal.paint("warning:", .yellow, enabled: color)
         return "\(location): \(severity) \(diagnostic.message)"
     }

@@ -7,7 +7,7 @@ import Testing
 @testable import MapServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Records the reconciles a watcher asks for, and what each one could see in the directory.
@@ -186,7 +186,8 @@ let schemaText = "name: users\nversion: 1.0.0\nkey_type: string\nvalue_type: str
             try write(schemaText, to: directory.path + "/first.yaml")
             #expect(await log.wait { $0.isHoldingAReconcile }, "the reconcile for first.yaml never started")
             for index in 0..<100 {
-                try write(schemaText.replacingOccurrences(of: "users", with: "map_\(index % 10)"), to: directory.path + "/map_\(index % 10).yaml")
+                try write(
+                    schemaText.replacingOccurrences(of: "users", with: "map_\(index % 10)"), to: directory.path + "/map_\(index % 10).yaml")
             }
             await log.releaseReconciles()
             #expect(await log.wait { $0.eventCount >= 101 }, "every write is reported")
