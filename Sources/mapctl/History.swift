@@ -7,12 +7,13 @@ struct History: AsyncParsableCommand {
         abstract: "Show a map's record of applies, promotions, rollbacks and quarantines.",
         discussion: """
             Oldest first, one row per event: TIME (local), ACTION (apply, promote, rollback, quarantine, \
-            invalid), VERSION, FROM (the version before), SOURCE (the file and git commit, or the apply \
-            client), SHA (the first 12 hex digits of the document's SHA-256) and REASON. A version listed \
-            here can be restored with `mapctl rollback NAME --to VERSION`.
+            invalid), VERSION, FROM (the version before), SOURCE (the file with its git commit shortened \
+            to 7 digits as git log --oneline prints it, or the apply client), SHA (the first 12 hex \
+            digits of the document's SHA-256) and REASON. A version listed here can be restored with \
+            `mapctl rollback NAME --to VERSION`.
 
             -o json prints the history entries as the API returns them: time (RFC 3339), action, \
-            version, from_version, source, content_sha256, reason; newest last.
+            version, from_version, source (with the full commit), content_sha256, reason; newest last.
 
             Exit status: 0 shown; 1 no such map; 64 usage error; 69 the controller cannot be reached.
 
@@ -52,13 +53,23 @@ struct History: AsyncParsableCommand {
                 table.append(
                     [
                         RFC3339.display(entry.time), entry.action.rawValue, entry.version ?? "-", entry.fromVersion ?? "-",
-                        entry.source ?? "-", entry.contentSHA256.map { String($0.prefix(12)) } ?? "-", entry.reason ?? "",
+                        entry.source.map(Self.abbreviatingCommit) ?? "-", entry.contentSHA256.map { String($0.prefix(12)) } ?? "-",
+                        entry.reason ?? "",
                     ],
                     tint: tint
                 )
             }
             table.render(useColor: output.useColor).forEach(Console.out)
         }
+    }
+
+    /// `schemas/users.yaml@8b8aa87`: a source's trailing full git commit shortened to 7 hex digits,
+    /// as `git log --oneline` prints it, so that the table fits a terminal. `-o json` keeps it whole.
+    static func abbreviatingCommit(_ source: String) -> String {
+        guard let at = source.lastIndex(of: "@") else { return source }
+        let commit = source[source.index(after: at)...]
+        guard commit.count == 40 || commit.count == 64, commit.allSatisfy(\.isHexDigit) else { return source }
+        return String(source[...at]) + commit.prefix(7)
     }
 
     /// The entries, whether the API sends them as a bare array or under `history` / `entries`.
