@@ -121,5 +121,29 @@ let package = Package(
         ),
         // End to end: runs the built `mapctl` binary and a real daemon.
         .testTarget(name: "MapctlCLITests", dependencies: ["mapctl"], swiftSettings: strict),
+        // The embedding example (examples/embedded-service): a Hummingbird app that keeps its
+        // orders in a governed map, run with `swift run OrderService`. Targets of this package,
+        // so that it builds with the shared dependencies and `swift test` runs its live test.
+        .executableTarget(
+            name: "OrderService",
+            dependencies: [
+                "Governance", "MapController", "MapServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "examples/embedded-service/Sources/OrderService",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrderServiceTests",
+            dependencies: [
+                "OrderService", "MapController",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "examples/embedded-service/Tests/OrderServiceTests",
+            swiftSettings: strict
+        ),
     ]
 )

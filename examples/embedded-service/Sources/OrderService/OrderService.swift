@@ -1,116 +1,71 @@
-import Foundation
 import Hummingbird
 import Logging
 import MapController
 import MapServer
 import ServiceLifecycle
 
-/// Builds the service: the embedded controller, its own routes over a typed map, and the
-/// mapctl control API mounted under `/mapctl` (so `mapctl --server http://HOST:PORT/mapctl status`
-/// works against it).
-enum OrderService {
+/// The service's parts: the embedded controller with its typed map of orders, the
+/// ``MapctlService`` that starts, watches, checks and shuts it down, and the HTTP server with
+/// the service's routes and the mapctl control API under `/mapctl` (so that
+/// `mapctl --server http://HOST:PORT/mapctl status` works against it).
+struct OrderService {
     struct Configuration: Sendable {
         var host = "127.0.0.1"
         var port = 8080
+        /// The controller's SQLite state and the API token.
         var stateDirectory = ".order-service-state"
+        /// The watched schema directory: edit a file there and the map follows.
         var schemaDirectory = "schemas"
+        /// Poll instead of inotify, at this interval.
+        var pollInterval: Duration?
+        /// Reconcile this often even without file events.
+        var resyncInterval: Duration? = .seconds(30)
     }
 
-    static func makeApplication(
-        configuration: Configuration,
-        logger: Logger
-    ) async throws -> (some ApplicationProtocol, Controller) {
-        let controller = try Controller(
+    let controller: Controller
+    let mapctl: MapctlService
+    let server: Application<RouterResponder<BasicRequestContext>>
+
+    /// The services in the order a `ServiceGroup` runs them. The group shuts them down in
+    /// reverse order: the server stops taking requests, then the controller ends its run.
+    var services: [any Service] { [mapctl, server] }
+
+    /// - Parameter onListening: called with the port the server bound (the one picked when 0 was asked for).
+    init(configuration: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        controller = try Controller(
             configuration: Controller.Configuration(stateDirectory: configuration.stateDirectory),
             logger: logger
         )
-        // Restore the maps at their last live versions, then bring the shipped schemas in.
-        try await controller.start()
-        let report = await controller.reconcileDirectory(configuration.schemaDirectory, prune: false)
-        for entry in report.plan where entry.action == .invalid {
-            logger.error("invalid schema", metadata: ["map": "\(entry.name)", "diagnostics": "\(entry.diagnostics)"])
-        }
+        // Bind the typed map before the controller starts (MapctlService starts it): the schema
+        // checks `Order` against its fields when the map is made, and again for every new version.
+        let orders = try controller.map("orders", as: Order.self)
+        mapctl = MapctlService(
+            controller: controller,
+            configuration: MapctlService.Configuration(
+                directory: configuration.schemaDirectory,
+                pollInterval: configuration.pollInterval,
+                resyncInterval: configuration.resyncInterval
+            ),
+            logger: logger
+        )
 
-        let orders = controller.map("orders", as: Order.self)
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
-
-        router.get("/orders/:id") { _, context -> Response in
-            let id = try context.parameters.require("id")
-            do throws(TypedMapError) {
-                guard let order = try orders.get(id) else { return json(["error": "no order \(id)"], status: .notFound) }
-                return json(order)
-            } catch {
-                return json(["error": error.description], status: .badRequest)
-            }
-        }
-        router.put("/orders/:id") { request, context -> Response in
-            let id = try context.parameters.require("id")
-            var order = try await request.decode(as: Order.self, context: context)
-            order.id = id
-            do throws(TypedMapError) {
-                try orders.put(id, order)
-                return json(order, status: .created)
-            } catch .breakerOpen(let retryAfter) {
-                var response = json(["error": "writes paused by the circuit breaker"], status: .serviceUnavailable)
-                response.headers[.retryAfter] = "\(max(1, retryAfter.components.seconds))"
-                return response
-            } catch {
-                // The schema refused the value (e.g. a note over max_value_bytes): the caller's error.
-                return json(["error": error.description], status: .badRequest)
-            }
-        }
-        router.get("/orders/count") { _, _ -> Response in
-            json(["count": orders.count])
-        }
-
+        OrderRoutes(orders: orders).add(to: router)
         let token = try APIToken.loadOrCreate(stateDirectory: configuration.stateDirectory)
         addMapctlRoutes(
             to: router.group("mapctl"),
             controlPlane: controller,
-            authorization: APIAuthorization(token: token, listeningOn: configuration.host)
+            authorization: APIAuthorization(token: token, listeningOn: configuration.host),
+            // `/mapctl/readyz` answers 200 once the schema directory has been reconciled.
+            configuration: MapctlRoutesConfiguration(readinessGate: mapctl.readiness)
         )
-
-        let app = Application(
+        let port = configuration.port
+        server = Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port)),
-            services: [ControllerChecks(controller: controller)],
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: port)),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
             logger: logger
         )
-        return (app, controller)
-    }
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
-        guard let body = try? JSONEncoder().encode(value) else { return Response(status: .internalServerError) }
-        return Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
-        )
-    }
-}
-
-/// The controller's rollout checks, promotions and breaker, run beside the server.
-struct ControllerChecks: Service {
-    let controller: Controller
-
-    func run() async throws {
-        // `run()` returns when cancelled: graceful shutdown cancels it, then the clean-run marker is written.
-        try? await cancelWhenGracefulShutdown {
-            try await controller.run()
-        }
-        await controller.shutdown()
-    }
-}
-
-@main
-struct OrderServiceMain {
-    static func main() async throws {
-        var logger = Logger(label: "order-service")
-        logger.logLevel = .info
-        var configuration = OrderService.Configuration()
-        if let port = ProcessInfo.processInfo.environment["PORT"].flatMap(Int.init) { configuration.port = port }
-        let (app, _) = try await OrderService.makeApplication(configuration: configuration, logger: logger)
-        try await app.runService()
     }
 }
