@@ -102,25 +102,22 @@ public enum Daemon {
                 logger: logger
             )
 
-            let directory = configuration.directory
-            let prune = configuration.prune
-            let watcherLogger = logger
-            let watcher = DirectoryWatcher(
-                configuration: DirectoryWatcher.Configuration(
-                    directory: directory,
+            // The watcher and the checks loop, as an embedding app runs them (MapctlService).
+            let mapctl = MapctlService(
+                governing: controller,
+                configuration: MapctlService.Configuration(
+                    directory: configuration.directory,
+                    prune: configuration.prune,
                     pollInterval: configuration.pollInterval,
                     resyncInterval: configuration.resyncInterval
                 ),
-                logger: logger
-            ) { trigger in
-                let report = await controller.reconcileDirectory(directory, prune: prune)
-                firstReconcile.open()
-                logReconcile(report, trigger: trigger, logger: watcherLogger)
-            }
+                logger: logger,
+                readiness: firstReconcile
+            )
 
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [ControllerLoopService(controller: controller, logger: logger), watcher, server],
+                    services: [mapctl, server],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )
@@ -151,22 +148,6 @@ public enum Daemon {
         if case .start = trigger {
             let invalid = report.plan.filter { $0.action == .invalid }.count
             logger.info("first reconcile done", metadata: ["maps": "\(report.plan.count - invalid)", "invalid": "\(invalid)"])
-        }
-    }
-}
-
-/// The controller's long-running loop (rollout checks, promotions, breaker) as a Service.
-struct ControllerLoopService<Controller: DaemonController>: Service {
-    let controller: Controller
-    let logger: Logger
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await controller.run()
-            }
-        } catch is CancellationError {
-            // Cancelled by the graceful shutdown: the normal way out.
         }
     }
 }
