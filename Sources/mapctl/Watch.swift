@@ -59,6 +59,15 @@ struct Watch: AsyncParsableCommand {
     )
     var listen: String = "127.0.0.1:7468"
 
+    @Option(
+        name: .customLong("allowed-host"),
+        help: ArgumentHelp(
+            "On loopback, also answer requests whose Host header is NAME (repeatable); by default only localhost, 127.0.0.0/8 and [::1] are answered, against DNS rebinding.",
+            valueName: "NAME"
+        )
+    )
+    var allowedHosts: [String] = []
+
     @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
     var state: String = ".mapctl"
 
@@ -68,7 +77,10 @@ struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Poll DIR at this interval instead of using inotify, e.g. 500ms or 2s.", valueName: "INTERVAL"))
     var poll: String?
 
-    @Flag(help: "Accept a fault_injection section in schemas (added latency, errors, faults, a crash after N ops), for tests and demos; refused otherwise.")
+    @Flag(
+        help:
+            "Accept a fault_injection section in schemas (added latency, errors, faults, a crash after N ops), for tests and demos; refused otherwise."
+    )
     var enableFaultInjection = false
 
     @Option(help: "Log format: text for people, json for machines.")
@@ -88,6 +100,9 @@ struct Watch: AsyncParsableCommand {
                 throw ValidationError("--poll must be a positive duration such as 500ms or 2s, not '\(poll)'")
             }
         }
+        for name in allowedHosts where HostAllowList(extraHosts: [name]).extraHosts.isEmpty {
+            throw ValidationError("--allowed-host must be a host name or address such as mapctl.internal, not '\(name)'")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("DIR '\(directory)' is not a directory")
@@ -104,7 +119,8 @@ struct Watch: AsyncParsableCommand {
             prune: prune,
             pollInterval: try poll.map { try GoDuration.parse($0) },
             enableFaultInjection: enableFaultInjection,
-            logFormat: logFormat.format
+            logFormat: logFormat.format,
+            allowedHosts: allowedHosts
         )
         let format = logFormat.format
         let level = logLevel.level

@@ -4,7 +4,7 @@ import Testing
 @testable import MapServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite struct APITokenTests {
@@ -25,15 +25,49 @@ import Glibc
         #expect(again == token)
     }
 
-    @Test func aTokenFileWithWidePermissionsIsNarrowed() throws {
+    @Test func aTokenFileWithWidePermissionsIsRefused() throws {
         let state = try TemporaryDirectory()
         try "abc123\n".write(toFile: state.path + "/token", atomically: false, encoding: .utf8)
-        chmod(state.path + "/token", 0o644)
-        let token = try APIToken.loadOrCreate(stateDirectory: state.path)
-        #expect(token.value == "abc123")
+        for mode: mode_t in [0o644, 0o640, 0o604, 0o660, 0o602] {
+            chmod(state.path + "/token", mode)
+            let error = #expect(throws: APITokenError.self) { try APIToken.loadOrCreate(stateDirectory: state.path) }
+            #expect(error?.message.contains("has mode 0\(String(mode, radix: 8))") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("chmod 600") == true)
+            var info = stat()
+            stat(state.path + "/token", &info)
+            #expect(info.st_mode & 0o777 == mode, "a refused file is left as it was")
+        }
+        chmod(state.path + "/token", 0o600)
+        #expect(try APIToken.loadOrCreate(stateDirectory: state.path).value == "abc123")
+        chmod(state.path + "/token", 0o400)
+        #expect(try APIToken.loadOrCreate(stateDirectory: state.path).value == "abc123")
+    }
+
+    @Test func aSymlinkAtTheTokenPathIsRefusedAndItsTargetLeftAlone() throws {
+        let state = try TemporaryDirectory()
+        let elsewhere = try TemporaryDirectory()
+        let target = elsewhere.path + "/precious"
+        try "not a token, readable by all\n".write(toFile: target, atomically: false, encoding: .utf8)
+        chmod(target, 0o644)
+        #expect(symlink(target, state.path + "/token") == 0)
+        let error = #expect(throws: APITokenError.self) { try APIToken.loadOrCreate(stateDirectory: state.path) }
+        #expect(error?.message.contains("symbolic link") == true, "\(String(describing: error))")
         var info = stat()
-        stat(state.path + "/token", &info)
-        #expect(info.st_mode & 0o777 == 0o600)
+        #expect(stat(target, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o644, "the link's target must not be chmod'ed")
+
+        // A dangling link is refused too, and nothing is created through it.
+        let dangling = try TemporaryDirectory()
+        #expect(symlink(elsewhere.path + "/absent", dangling.path + "/token") == 0)
+        #expect(throws: APITokenError.self) { try APIToken.loadOrCreate(stateDirectory: dangling.path) }
+        #expect(access(elsewhere.path + "/absent", F_OK) != 0)
+    }
+
+    @Test func aFIFOAtTheTokenPathIsRefusedWithoutHanging() throws {
+        let state = try TemporaryDirectory()
+        #expect(mkfifo(state.path + "/token", 0o600) == 0)
+        let error = #expect(throws: APITokenError.self) { try APIToken.loadOrCreate(stateDirectory: state.path) }
+        #expect(error?.message.contains("not a regular file") == true)
     }
 
     @Test func tokensAreRandom() {

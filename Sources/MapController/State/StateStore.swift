@@ -25,8 +25,9 @@ public final class StateStore: Sendable {
     /// API token). Migrations are applied.
     ///
     /// - Throws: ``StateStoreError`` with ``StateStoreError/Code/cannotOpen``,
-    ///   ``StateStoreError/Code/corrupt`` (not a SQLite database) or
-    ///   ``StateStoreError/Code/newerSchema``.
+    ///   ``StateStoreError/Code/corrupt`` (not a SQLite database),
+    ///   ``StateStoreError/Code/newerSchema``, or ``StateStoreError/Code/lostState`` (the
+    ///   database is missing or empty although the directory's token shows earlier use).
     public init(directory: String) throws(StateStoreError) {
         let path = URL(fileURLWithPath: directory).appendingPathComponent("state.sqlite").path
         self.path = path
@@ -38,6 +39,10 @@ public final class StateStore: Sendable {
             )
         } catch {
             throw StateStoreError(.cannotOpen, "cannot create the state directory \(directory): \(error.localizedDescription)")
+        }
+        let usedBefore = FileManager.default.fileExists(atPath: URL(fileURLWithPath: directory).appendingPathComponent("token").path)
+        if usedBefore, Self.isMissingOrEmpty(path) {
+            throw Self.lostState(path: path, directory: directory)
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -52,6 +57,9 @@ public final class StateStore: Sendable {
                     "state database \(path) was written by a newer mapctl; run that version or move the state directory aside"
                 )
             }
+            if usedBefore, try pool.read({ try !$0.tableExists("runs") || Int.fetchOne($0, sql: "SELECT COUNT(*) FROM runs") == 0 }) {
+                throw Self.lostState(path: path, directory: directory)
+            }
             try migrator.migrate(pool)
             self.pool = pool
         } catch let error as StateStoreError {
@@ -59,6 +67,24 @@ public final class StateStore: Sendable {
         } catch {
             throw Self.translate(error, path: path, doing: "open", opening: true)
         }
+    }
+
+    /// True when the database file is absent or holds no byte (SQLite would take it as a new database).
+    private static func isMissingOrEmpty(_ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return true }
+        return (attributes[.size] as? NSNumber)?.intValue == 0
+    }
+
+    /// The state directory was used (its API token exists: the daemon makes it after its first
+    /// run is recorded) but the database is missing, empty or has no run: taking that as a first
+    /// start would silently forget every version, window, quarantine and history entry.
+    private static func lostState(path: String, directory: String) -> StateStoreError {
+        StateStoreError(
+            .lostState,
+            "state database \(path) is missing or empty, but \(directory)/token shows this state directory was used before: "
+                + "starting would forget every map's versions, quarantines and history. Restore the database from a backup; "
+                + "to start afresh on purpose, remove the state directory (rm -r \(directory)), which also makes a new API token"
+        )
     }
 
     /// Closes the database; later calls throw.
@@ -195,12 +221,15 @@ public final class StateStore: Sendable {
     public func beginRun(at date: Date = Date()) throws(StateStoreError) -> RunRecord {
         try write("record the start of a run") { db in
             let previous = try Row.fetchOne(db, sql: "SELECT started_at, ended_at FROM runs ORDER BY id DESC LIMIT 1")
-            let previousStartedAt = try previous.map { Date(timeIntervalSinceReferenceDate: try $0.decode(Double.self, forColumn: "started_at")) }
+            let previousStartedAt = try previous.map {
+                Date(timeIntervalSinceReferenceDate: try $0.decode(Double.self, forColumn: "started_at"))
+            }
             let previousEndedCleanly = try previous.map { try $0.decode(Double?.self, forColumn: "ended_at") != nil } ?? true
             var windowed: [RunRecord.WindowedMap] = []
             for row in try Row.fetchAll(
                 db,
-                sql: "SELECT name, live_version, window_ends_at FROM maps WHERE window_ends_at IS NOT NULL AND live_version IS NOT NULL ORDER BY name"
+                sql:
+                    "SELECT name, live_version, window_ends_at FROM maps WHERE window_ends_at IS NOT NULL AND live_version IS NOT NULL ORDER BY name"
             ) {
                 windowed.append(
                     RunRecord.WindowedMap(

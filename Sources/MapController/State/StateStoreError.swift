@@ -8,6 +8,7 @@ public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertibl
             case documentConflict = "document_conflict"
             case invalidArgument = "invalid_argument"
             case io
+            case lostState = "lost_state"
         }
 
         private let value: Value
@@ -25,6 +26,8 @@ public struct StateStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let invalidArgument = Code(.invalidArgument)
         /// Reading or writing failed.
         public static let io = Code(.io)
+        /// The database is missing or empty in a state directory that was used before.
+        public static let lostState = Code(.lostState)
 
         public var description: String { value.rawValue }
     }

@@ -32,8 +32,8 @@ public enum Daemon {
     ///   - logger: where everything logs.
     ///   - onListening: called once with `http://HOST:PORT` when the server accepts
     ///     connections (the port actually bound when 0 was asked for).
-    /// - Throws: when the controller cannot start (state unreadable), the token cannot be
-    ///   made, or the server cannot bind.
+    /// - Throws: when another daemon holds the state directory's lock, the controller cannot
+    ///   start (state unreadable), the token cannot be made, or the server cannot bind.
     public static func run(
         configuration: DaemonConfiguration,
         logger: Logger,
@@ -50,6 +50,9 @@ public enum Daemon {
         onListening: @escaping @Sendable (String) -> Void,
         onServiceGroup: @Sendable (ServiceGroup) async -> Void
     ) async throws {
+        // Before anything reads or writes the state: one daemon per state directory.
+        let lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
+        defer { lock.release() }
         let controller = try Controller(
             configuration: Controller.Configuration(
                 stateDirectory: configuration.stateDirectory,
@@ -72,7 +75,7 @@ public enum Daemon {
         try await controller.start()
         do {
             let token = try APIToken.loadOrCreate(stateDirectory: configuration.stateDirectory)
-            let authorization = APIAuthorization(token: token, listeningOn: configuration.host)
+            let authorization = APIAuthorization(token: token, listeningOn: configuration.host, allowedHosts: configuration.allowedHosts)
             if authorization.requiresTokenForAll {
                 logger.notice(
                     "listening beyond loopback: every endpoint but /healthz and /readyz needs the token",

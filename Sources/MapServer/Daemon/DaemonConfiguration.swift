@@ -24,6 +24,8 @@ public struct DaemonConfiguration: Sendable {
     public var resyncInterval: Duration?
     /// Body limits and endpoints of the HTTP API.
     public var routes: MapctlRoutesConfiguration
+    /// `Host` names answered besides loopback ones when listening on loopback (`--allowed-host`).
+    public var allowedHosts: [String]
 
     public init(
         directory: String,
@@ -35,7 +37,8 @@ public struct DaemonConfiguration: Sendable {
         enableFaultInjection: Bool = false,
         logFormat: LogFormat = .text,
         resyncInterval: Duration? = .seconds(30),
-        routes: MapctlRoutesConfiguration = MapctlRoutesConfiguration()
+        routes: MapctlRoutesConfiguration = MapctlRoutesConfiguration(),
+        allowedHosts: [String] = []
     ) {
         self.directory = directory
         self.host = host
@@ -47,6 +50,7 @@ public struct DaemonConfiguration: Sendable {
         self.logFormat = logFormat
         self.resyncInterval = resyncInterval
         self.routes = routes
+        self.allowedHosts = allowedHosts
     }
 
     /// Parses `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (loopback) or `PORT`.

@@ -2,22 +2,29 @@
 ///
 /// `apply` and `rollback` always need the token. When the daemon listens on an
 /// address other than loopback, every endpoint but `/healthz` and `/readyz` needs
-/// it too (``requiresTokenForAll``).
+/// it too (``requiresTokenForAll``). On loopback, where reads and entries need no
+/// token, the `Host` header must name the loopback (``hosts``), against DNS rebinding.
 public struct APIAuthorization: Sendable {
     /// The token to compare with; nil disables the check entirely, for a service that
     /// mounts the routes behind an authentication middleware of its own.
     public var token: APIToken?
     /// True to ask for the token on every endpoint but health (a non-loopback listener).
     public var requiresTokenForAll: Bool
+    /// The `Host` values answered on every endpoint but health; nil answers any `Host`.
+    /// Set for a loopback listener, where the token does not guard reads and entries.
+    public var hosts: HostAllowList?
 
-    public init(token: APIToken?, requiresTokenForAll: Bool) {
+    public init(token: APIToken?, requiresTokenForAll: Bool, hosts: HostAllowList? = nil) {
         self.token = token
         self.requiresTokenForAll = requiresTokenForAll
+        self.hosts = hosts
     }
 
-    /// The policy of a daemon listening on `host`: the token for everything off loopback.
-    public init(token: APIToken, listeningOn host: String) {
-        self.init(token: token, requiresTokenForAll: !Self.isLoopback(host))
+    /// The policy of a daemon listening on `host`: the token for everything off loopback;
+    /// on loopback, only loopback `Host` names and `allowedHosts`.
+    public init(token: APIToken, listeningOn host: String, allowedHosts: [String] = []) {
+        let isLoopback = Self.isLoopback(host)
+        self.init(token: token, requiresTokenForAll: !isLoopback, hosts: isLoopback ? HostAllowList(extraHosts: allowedHosts) : nil)
     }
 
     /// No token anywhere. Only for an embedding service that authenticates requests itself.
@@ -30,6 +37,12 @@ public struct APIAuthorization: Sendable {
         case offLoopback
         /// `apply`, `rollback`.
         case always
+    }
+
+    /// Whether a request with this `Host` header value may be answered (health is always answered).
+    func permits(hostHeader: String?, requirement: Requirement) -> Bool {
+        guard let hosts, requirement != .never else { return true }
+        return hosts.permits(hostHeader: hostHeader)
     }
 
     /// Whether a request with this `Authorization` header value may pass.

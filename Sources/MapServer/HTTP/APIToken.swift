@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The bearer token that guards the control API (SPEC §5).
@@ -42,7 +42,8 @@ public struct APIToken: Sendable, Hashable, CustomStringConvertible {
     /// Reads `STATE/token`, or makes it (and the state directory) when absent.
     ///
     /// The file is created with `O_EXCL` and mode 0600, so two daemons that start together
-    /// agree on one token; a token file found with wider permissions is narrowed to 0600.
+    /// agree on one token. An existing token file is refused when it is a symbolic link, not a
+    /// regular file, or has a mode wider than 0600 (others could have read the token).
     ///
     /// - Parameter stateDirectory: the daemon's `--state` directory.
     /// - Returns: the token.
@@ -77,12 +78,30 @@ public struct APIToken: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func readToken(path: String) throws(APITokenError) -> APIToken? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw APITokenError(path: path, message: "cannot open: \(errnoDescription(errno))") }
+        // O_NOFOLLOW: a symlink planted at STATE/token must not make the daemon read (or, as it
+        // once did, chmod) a file elsewhere. O_NONBLOCK: a FIFO there must not hang the start.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP {
+                throw APITokenError(
+                    path: path, message: "is a symbolic link; refusing to use it: replace it with the token file itself (mode 0600)")
+            }
+            throw APITokenError(path: path, message: "cannot open: \(errnoDescription(code))")
+        }
         defer { close(fd) }
         var info = stat()
-        if fstat(fd, &info) == 0, info.st_mode & 0o077 != 0 {
-            _ = fchmod(fd, 0o600)
+        guard fstat(fd, &info) == 0 else { throw APITokenError(path: path, message: "cannot stat: \(errnoDescription(errno))") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw APITokenError(path: path, message: "is not a regular file; refusing to use it")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw APITokenError(
+                path: path,
+                message: "has mode 0\(mode), readable or writable by others than its owner: the token may have leaked. "
+                    + "Make a new one (remove the file; the daemon writes a fresh one) or, if it is safe, run chmod 600 \(path)"
+            )
         }
         var buffer = [UInt8](repeating: 0, count: 512)
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }

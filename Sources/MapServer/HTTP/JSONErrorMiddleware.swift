@@ -12,7 +12,8 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError {
             if error.status == .notFound {
-                return APIResponse.error(.notFound, code: "not_found", message: "no route for \(request.method.rawValue) \(request.uri.path)")
+                return APIResponse.error(
+                    .notFound, code: "not_found", message: "no route for \(request.method.rawValue) \(request.uri.path)")
             }
             return APIResponse.error(
                 error.status,
@@ -32,6 +33,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         switch status.code {
         case 400: "bad_request"
         case 401: "unauthorized"
+        case 403: "forbidden"
         case 404: "not_found"
         case 405: "method_not_allowed"
         case 413: "too_large"

@@ -199,7 +199,8 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         }
         let client = request.headers[Self.clientHeader] ?? request.headers[.userAgent] ?? "http"
         return await respond {
-            let report = try await controlPlane.apply(yaml: Array(buffer: body), source: "apply:\(client)", isDryRun: isDryRun, prune: prune)
+            let report = try await controlPlane.apply(
+                yaml: Array(buffer: body), source: "apply:\(client)", isDryRun: isDryRun, prune: prune)
             if let failure = Self.totalFailure(of: report) { return failure }
             return APIResponse.json(report)
         }
@@ -220,7 +221,9 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
                 do {
                     rollbackRequest = try JSONDecoder().decode(RollbackRequest.self, from: Data(buffer: body))
                 } catch {
-                    throw ControlPlaneError(.badRequest, code: "bad_body", message: "the body must be a JSON object {\"to\": VERSION, \"reason\": TEXT}, both optional")
+                    throw ControlPlaneError(
+                        .badRequest, code: "bad_body",
+                        message: "the body must be a JSON object {\"to\": VERSION, \"reason\": TEXT}, both optional")
                 }
             }
             let status = try await controlPlane.rollback(
@@ -256,7 +259,9 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
             let name = try Self.pathSegment(name, what: "map name")
             let key = try Self.pathSegment(key, what: "key")
             guard body.readableBytes > 0 else {
-                throw ControlPlaneError(.badRequest, code: "bad_value", message: "the body must be the value as JSON (42, \"text\", {\"id\": \"u1\"}); it is empty")
+                throw ControlPlaneError(
+                    .badRequest, code: "bad_value",
+                    message: "the body must be the value as JSON (42, \"text\", {\"id\": \"u1\"}); it is empty")
             }
             try await controlPlane.putEntry(map: name, key: key, json: Array(buffer: body))
             return APIResponse.noContent()
@@ -278,6 +283,9 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     /// Clients (the CLI) name themselves here; the name goes into history as `apply:NAME`.
     static var clientHeader: HTTPField.Name { HTTPField.Name("X-Mapctl-Client")! }
 
+    /// A second `Host` field: the first one is the request's authority.
+    static var hostField: HTTPField.Name { HTTPField.Name("Host")! }
+
     /// Runs a handler body; a ``ControlPlaneError`` becomes its status and JSON body.
     private func respond(_ body: () async throws -> Response) async -> Response {
         do {
@@ -289,7 +297,19 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         }
     }
 
+    /// The `Host` check (loopback only, against DNS rebinding), then the token check.
     private func checkToken(_ request: Request, _ requirement: APIAuthorization.Requirement) -> Response? {
+        let host = request.head.authority
+        let extraHostFields = request.headers[values: Self.hostField].count
+        if extraHostFields > 0 || !authorization.permits(hostHeader: host, requirement: requirement) {
+            let shown = extraHostFields > 0 ? "several Host headers" : "Host '\(host ?? "")'"
+            return APIResponse.error(
+                .forbidden,
+                code: "host_not_allowed",
+                message: "\(shown) is not a loopback name or address; a daemon on loopback answers only localhost, "
+                    + "127.0.0.0/8 and [::1], and the names given with --allowed-host"
+            )
+        }
         guard !authorization.permits(authorizationHeader: request.headers[.authorization], requirement: requirement) else { return nil }
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = #"Bearer realm="mapctl""#
@@ -370,7 +390,8 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         } catch is NIOTooManyBytesError {
             return .failure(BodyFailure(response: tooLarge(limit)))
         } catch {
-            return .failure(BodyFailure(response: APIResponse.error(.badRequest, code: "bad_body", message: "cannot read the request body: \(error)")))
+            return .failure(
+                BodyFailure(response: APIResponse.error(.badRequest, code: "bad_body", message: "cannot read the request body: \(error)")))
         }
     }
 
