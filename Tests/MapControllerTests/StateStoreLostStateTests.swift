@@ -14,7 +14,7 @@ struct StateStoreLostStateTests {
         try store.close()
     }
 
-    @Test(arguments: ["deleted", "truncated", "fresh database without runs"])
+    @Test(arguments: ["deleted", "truncated", "a SQLite database without tables"])
     func aUsedDirectoryWithoutItsDatabaseIsRefused(_ damage: String) throws {
         let directory = StateStoreTemporaryDirectory()
         defer { directory.remove() }
@@ -27,11 +27,8 @@ struct StateStoreLostStateTests {
         switch damage {
         case "truncated":
             #expect(FileManager.default.createFile(atPath: database, contents: Data()))
-        case "fresh database without runs":
-            // What a start would have made of the missing file, had it not refused.
-            try FileManager.default.moveItem(atPath: directory.path + "/token", toPath: directory.path + "/token.aside")
-            try StateStore(directory: directory.path).close()
-            try FileManager.default.moveItem(atPath: directory.path + "/token.aside", toPath: directory.path + "/token")
+        case "a SQLite database without tables":
+            #expect(FileManager.default.createFile(atPath: database, contents: Self.emptySQLiteDatabase))
         default:
             break
         }
@@ -50,6 +47,23 @@ struct StateStoreLostStateTests {
         try fresh.close()
     }
 
+    /// A valid SQLite database of one page with an empty schema, as `sqlite3` makes of a new file.
+    static var emptySQLiteDatabase: Data {
+        var page = [UInt8](repeating: 0, count: 4096)
+        func put(_ offset: Int, _ bytes: [UInt8]) { page.replaceSubrange(offset..<offset + bytes.count, with: bytes) }
+        func put32(_ offset: Int, _ value: UInt32) { put(offset, withUnsafeBytes(of: value.bigEndian, Array.init)) }
+        put(0, Array("SQLite format 3\0".utf8))
+        put(16, [0x10, 0x00, 1, 1, 0, 64, 32, 32])  // page size 4096, legacy journal, payload fractions
+        put32(24, 1)  // change counter
+        put32(28, 1)  // pages
+        put32(44, 4)  // schema format
+        put32(56, 1)  // UTF-8
+        put32(92, 1)  // version-valid-for = change counter
+        put32(96, 3_040_001)
+        put(100, [0x0D, 0, 0, 0, 0, 0x10, 0x00, 0])  // page 1: an empty leaf table b-tree (sqlite_schema)
+        return Data(page)
+    }
+
     @Test func aUsedDirectoryWithItsDatabaseStarts() throws {
         let directory = StateStoreTemporaryDirectory()
         defer { directory.remove() }
@@ -59,6 +73,17 @@ struct StateStoreLostStateTests {
         try "0123\n".write(toFile: directory.path + "/token", atomically: false, encoding: .utf8)
         let reopened = try StateStore(directory: directory.path)
         #expect(try reopened.beginRun().previousRunStartedAt == first.startedAt)
+        try reopened.close()
+    }
+
+    @Test func aTokenMadeBeforeTheFirstRunIsNotTakenForLostState() throws {
+        // An embedding service opens the store, makes its token, and may stop before the controller starts.
+        let directory = StateStoreTemporaryDirectory()
+        defer { directory.remove() }
+        try StateStore(directory: directory.path).close()
+        try "0123\n".write(toFile: directory.path + "/token", atomically: false, encoding: .utf8)
+        let reopened = try StateStore(directory: directory.path)
+        #expect(try reopened.beginRun().previousRunStartedAt == nil)
         try reopened.close()
     }
 }

@@ -57,7 +57,10 @@ public final class StateStore: Sendable {
                     "state database \(path) was written by a newer mapctl; run that version or move the state directory aside"
                 )
             }
-            if usedBefore, try pool.read({ try !$0.tableExists("runs") || Int.fetchOne($0, sql: "SELECT COUNT(*) FROM runs") == 0 }) {
+            // A database without mapctl's tables is as empty as a file of zero bytes. (A database
+            // with its tables but no run yet is not: an embedding service may make its token between
+            // opening the store and starting the controller.)
+            if usedBefore, try pool.read({ try !$0.tableExists("maps") }) {
                 throw Self.lostState(path: path, directory: directory)
             }
             try migrator.migrate(pool)
@@ -76,8 +79,8 @@ public final class StateStore: Sendable {
     }
 
     /// The state directory was used (its API token exists: the daemon makes it after its first
-    /// run is recorded) but the database is missing, empty or has no run: taking that as a first
-    /// start would silently forget every version, window, quarantine and history entry.
+    /// run is recorded) but the database is missing or empty: taking that as a first start would
+    /// silently forget every version, window, quarantine and history entry.
     private static func lostState(path: String, directory: String) -> StateStoreError {
         StateStoreError(
             .lostState,
