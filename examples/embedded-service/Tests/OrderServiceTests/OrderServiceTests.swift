@@ -106,6 +106,39 @@ struct OrderServiceTests {
         try await service.stop()
     }
 
+    @Test("a ConfigMap volume's ..data swap to a new version is followed, and the data stays")
+    func configMapSwap() async throws {
+        let layout = try RunningOrderService.makeLayout()
+        defer { try? FileManager.default.removeItem(atPath: layout.root) }
+        // The kubelet's layout: `orders.yaml -> ..data/orders.yaml`, `..data -> ..<timestamp>`.
+        let volume = layout.root + "/volume"
+        let shipped = try String(contentsOfFile: layout.schemas + "/orders.yaml", encoding: .utf8)
+        func writeStamp(_ stamp: String, version: String) throws {
+            try FileManager.default.createDirectory(atPath: volume + "/" + stamp, withIntermediateDirectories: true)
+            let text = shipped.replacingOccurrences(of: "version: 1.0.0\n", with: "version: \(version)\n")
+            try text.write(toFile: volume + "/\(stamp)/orders.yaml", atomically: false, encoding: .utf8)
+        }
+        try writeStamp("..2026_01_01_00_00_00.1", version: "1.0.0")
+        #expect(symlink("..2026_01_01_00_00_00.1", volume + "/..data") == 0)
+        #expect(symlink("..data/orders.yaml", volume + "/orders.yaml") == 0)
+
+        let service = try await RunningOrderService.start(schemaDirectory: volume, stateDirectory: layout.state)
+        #expect(try await service.mapStatus("orders")["live_version"] as? String == "1.0.0")
+        let put = try await service.client.send("PUT", "/orders/o-1", body: #"{"customer":"ada","total_cents":1}"#)
+        #expect(put.status == 201, "\(put)")
+
+        // An update: the new files in a new directory, then `..data` swapped to it by a rename.
+        try writeStamp("..2026_01_01_00_05_00.2", version: "1.1.0")
+        #expect(symlink("..2026_01_01_00_05_00.2", volume + "/..data_tmp") == 0)
+        #expect(rename(volume + "/..data_tmp", volume + "/..data") == 0)
+        try await service.waitUntil("1.1.0 is live") {
+            try await service.mapStatus("orders")["live_version"] as? String == "1.1.0"
+        }
+        let get = try await service.client.send("GET", "/orders/o-1")
+        #expect(get.status == 200, "\(get)")
+        try await service.stop()
+    }
+
     @Test("a graceful shutdown writes the clean-run marker; a run that just ends does not")
     func gracefulShutdownEndsTheRunCleanly() async throws {
         let layout = try RunningOrderService.makeLayout()
