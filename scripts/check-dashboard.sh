@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that every PromQL expression in the Grafana dashboard parses and uses
-# only metric names that SPEC §6 fixes, by handing them to `promtool check rules`.
+# only metric names the README's Metrics table lists, by handing them to `promtool check rules`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dashboard=examples/grafana/mapctl-dashboard.json

@@ -27,7 +27,7 @@ public struct LoadReport: Sendable, Hashable {
 ///
 /// Keys are parsed per `key_type`; values are checked per `value_type` (scalars, `bytes` as base64
 /// strings, `json`, records with optional fields and no unknown fields, external types as any JSON).
-/// Bad input is a counted error, never a crash. When the schema carries `fault_injection` (SPEC §7),
+/// Bad input is a counted error, never a crash. When the schema carries `fault_injection`,
 /// every user operation may sleep, fail with an `injected` error, fail with a `fault`, or end the
 /// process uncleanly after `crash_after_ops` operations.
 public final class DynamicMap: Sendable {
@@ -81,7 +81,7 @@ public final class DynamicMap: Sendable {
         guard let injection = schema.faultInjection else { return start }
         if let limit = injection.crashAfterOps {
             if operations.wrappingAdd(1, ordering: .relaxed).newValue > limit {
-                // An unclean exit on purpose (SPEC §7): no atexit handlers, no clean-shutdown marker.
+                // An unclean exit on purpose: no atexit handlers, no clean-shutdown marker.
                 _exit(134)
             }
         }

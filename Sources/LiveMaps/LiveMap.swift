@@ -2,7 +2,7 @@ import Synchronization
 
 import MapSchema
 
-/// A typed, thread-safe, in-memory map for code that embeds the library (SPEC §2).
+/// A typed, thread-safe, in-memory map for code that embeds the library.
 ///
 /// One of five strategies (``MapSchema/Strategy``) makes it safe under any number of concurrent readers
 /// and writers; all of them enforce the same limits: ttl (lazy expiry on access plus a bounded sweep on

@@ -29,7 +29,7 @@ public enum OpKind: String, Sendable, Hashable, CaseIterable {
 }
 
 /// How an operation ended: `miss` is a read of an absent key; `error` is the caller's failure
-/// (bad key or value, capacity, injected error); `fault` is the engine's (SPEC §2).
+/// (bad key or value, capacity, injected error); `fault` is the engine's.
 public enum OpResult: String, Sendable, Hashable, CaseIterable {
     case ok
     case miss

@@ -1,4 +1,4 @@
-/// One concurrency strategy's implementation of a map (SPEC §2); ``LiveMap`` dispatches to one of them.
+/// One concurrency strategy's implementation of a map; ``LiveMap`` dispatches to one of them.
 ///
 /// Callers compute the key's hash (outside any lock) and the time (only when the map has a ttl).
 /// Every method is safe to call from any number of threads.

@@ -23,7 +23,7 @@ package struct ValueValidator: Sendable {
     /// The value as stored: integers widened or narrowed to the declared type.
     ///
     /// - Parameter droppingUnknownFields: carrying a stored record into a version that removed a
-    ///   field (a compatible change, SPEC §1.3) converts it by leaving the field out; a write from a
+    ///   field (a compatible change) converts it by leaving the field out; a write from a
     ///   caller with an unknown field is an error.
     /// - Throws: `MapError.badValue` naming what was expected.
     package func check(_ value: JSONValue, droppingUnknownFields: Bool = false) throws(MapError) -> JSONValue {

@@ -9,7 +9,7 @@ public protocol ControlPlane: Sendable {
     /// True once the first reconcile (of the watched directory and of the state restored at start) is done.
     var isReady: Bool { get async }
 
-    /// Applies one or many YAML documents (SPEC §5 `POST /v1/apply`).
+    /// Applies one or many YAML documents (`POST /v1/apply`).
     ///
     /// - Parameters:
     ///   - yaml: the request body.
@@ -86,7 +86,7 @@ public struct ControlPlaneError: Error, Sendable, Hashable, CustomStringConverti
     public var description: String { "\(code): \(message)" }
 }
 
-/// One live (or standby) instance's counters, for `/metrics` (SPEC §6).
+/// One live (or standby) instance's counters, for `/metrics`.
 public struct MapMetricsSample: Sendable {
     public var map: String
     public var version: String

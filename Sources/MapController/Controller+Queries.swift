@@ -29,7 +29,7 @@ extension Controller {
         }
     }
 
-    /// The status shape of SPEC §5, rebuilt from the record and the live instance each time.
+    /// The status shape the API serves, rebuilt from the record and the live instance each time.
     func status(of record: MapRecord) -> MapStatus {
         let state = record.state
         let map = registry[record.name]

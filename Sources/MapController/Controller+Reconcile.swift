@@ -55,7 +55,7 @@ extension Controller {
             logger.error("cannot read the schema directory", metadata: ["path": .string(path), "error": "\(set.diagnostics.first!)"])
             return ApplyReport(dryRun: false, plan: [])
         }
-        // SPEC §3.1: desired state is the last valid document *received*. A file that has not
+        // Desired state is the last valid document *received*. A file that has not
         // changed since the directory last gave it is not received again, so a newer version sent
         // with `mapctl apply` stays desired until the file itself changes (a resync does not undo it).
         var received: [SchemaDocument] = []
@@ -424,7 +424,7 @@ extension Controller {
     }
 
     /// Desired = this valid document; any invalid mark goes, and so do quarantines: a document with
-    /// another version or other content arrived (SPEC §3.3).
+    /// another version or other content arrived.
     func setDesired(_ state: inout PersistedMapState, _ document: SchemaDocument, source: String) {
         state.desiredVersion = document.schema.version
         state.desiredSHA256 = document.contentSHA256

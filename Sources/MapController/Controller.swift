@@ -26,7 +26,7 @@ public actor Controller: ControlPlane {
     public struct Configuration: Sendable {
         /// Where the state database (and the API token) live.
         public var stateDirectory: String
-        /// Accept `fault_injection` in schemas (`--enable-fault-injection`, SPEC §7).
+        /// Accept `fault_injection` in schemas (`--enable-fault-injection`).
         public var allowFaultInjection: Bool
         /// Time for checks, windows, cooldowns and history.
         public var clock: any RolloutClock

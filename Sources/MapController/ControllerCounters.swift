@@ -1,4 +1,4 @@
-/// The controller's own event counters (SPEC §6), read by ``Controller/metricsSnapshot()``.
+/// The controller's own event counters, read by ``Controller/metricsSnapshot()``.
 struct ControllerCounters: Sendable {
     static let checkResults = ["pass", "fail", "inconclusive"]
     static let reconcileResults = ["success", "error", "invalid", "unchanged"]

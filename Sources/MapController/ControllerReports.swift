@@ -2,7 +2,7 @@ public import Foundation
 import Rollout
 public import MapSchema
 
-// The shapes the controller reports, fixed by SPEC §5: the HTTP API serves them
+// The shapes the controller reports, fixed by the HTTP API: it serves them
 // as JSON and `mapctl status|history -o json` prints them. Field names are part
 // of the interface; add fields, never rename them.
 
@@ -164,7 +164,7 @@ public struct MapStatus: Sendable, Hashable, Codable {
     }
 }
 
-/// One record of a map's history (SPEC §3.3), newest last.
+/// One record of a map's history, newest last.
 public struct HistoryEntry: Sendable, Hashable, Codable {
     public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
         case apply, promote, rollback, quarantine, invalid
@@ -217,7 +217,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     }
 }
 
-/// What an apply does to one map (SPEC §4 `diff`, `apply`).
+/// What an apply does to one map (`mapctl diff`, `mapctl apply`).
 public struct PlanEntry: Sendable, Hashable, Codable {
     public enum Action: String, Sendable, Hashable, Codable {
         case create
@@ -339,7 +339,7 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     public var hasChanges: Bool { plan.contains { $0.action != .unchanged } }
     /// True when any document was invalid or refused (refusals are reported as `invalid` with `refused: true`).
     ///
-    /// Quarantined documents are not failures: the controller did what it promised (SPEC §3.3).
+    /// Quarantined documents are not failures: the controller did what it promised.
     public var hasFailures: Bool { plan.contains { $0.action == .invalid } }
 
     enum CodingKeys: String, CodingKey {

@@ -50,7 +50,7 @@ public struct SchemaChange: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(kind.rawValue): \(summary)" }
 }
 
-/// Classifies changes between versions, as schema registries do (SPEC §1.3).
+/// Classifies changes between versions, as schema registries do.
 public enum SchemaCompatibility {
     /// Every difference between `old` and `new` that matters to the live map.
     ///
@@ -119,7 +119,7 @@ public enum SchemaCompatibility {
         changes.map(\.kind).max()
     }
 
-    /// SPEC §1.3: a breaking change is refused unless the major version goes up.
+    /// A breaking change is refused unless the major version goes up.
     ///
     /// - Returns: The message to show when the change is refused, or nil.
     public static func refusal(from old: MapSchema, to new: MapSchema, changes: [SchemaChange]) -> String? {

@@ -72,7 +72,7 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         return text
     }
 
-    /// Precedence as semver.org §11: build metadata does not count.
+    /// Precedence as semantic versioning defines it: build metadata does not count.
     public static func < (lhs: SemanticVersion, rhs: SemanticVersion) -> Bool {
         if lhs.major != rhs.major { return lhs.major < rhs.major }
         if lhs.minor != rhs.minor { return lhs.minor < rhs.minor }

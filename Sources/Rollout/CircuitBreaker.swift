@@ -1,6 +1,6 @@
 public import MapSchema
 
-/// Refuses a map's writes while it faults too often, then lets a few writes probe before trusting it again (SPEC §3.4).
+/// Refuses a map's writes while it faults too often, then lets a few writes probe before trusting it again.
 ///
 /// A pure state machine with time passed in:
 /// - **closed**: writes pass. Faults are remembered for `window`; when

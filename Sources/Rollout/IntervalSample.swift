@@ -7,7 +7,7 @@ public struct IntervalSample: Sendable, Hashable {
     public var ops: UInt64
     /// Operations that failed by the caller's doing (bad key or value, capacity refused).
     public var errors: UInt64
-    /// Failures that are not the caller's (SPEC §2).
+    /// Failures that are not the caller's.
     public var faults: UInt64
     /// The interval's p99 operation latency; nil when nothing was measured.
     public var p99: Duration?
@@ -53,7 +53,7 @@ public enum CheckResult: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Running counts of a version's checks, for status (`checks` in SPEC §5).
+/// Running counts of a version's checks, for status (`checks` in the API's map status).
 public struct CheckTally: Sendable, Hashable {
     public var passed: Int = 0
     public var failed: Int = 0

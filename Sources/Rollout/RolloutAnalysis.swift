@@ -1,6 +1,6 @@
 public import MapSchema
 
-/// Judges one version during its rollback window, one interval at a time (SPEC §3.3).
+/// Judges one version during its rollback window, one interval at a time.
 ///
 /// A pure state machine: the controller's async shell reads the map's
 /// counters every `policy.interval`, turns them into an ``IntervalSample`` and
@@ -29,7 +29,7 @@ public import MapSchema
 ///   return the same decision and change nothing.
 ///
 /// Crash loops: an unclean exit while the version was in its window is a fault
-/// of that version (SPEC §2). ``recordStartupFaults(_:at:)`` judges them at once.
+/// of that version. ``recordStartupFaults(_:at:)`` judges them at once.
 public struct RolloutAnalysis: Sendable, Hashable {
     /// What to do after a check.
     public enum Decision: Sendable, Hashable {

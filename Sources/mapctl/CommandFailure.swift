@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// The exit codes of SPEC §4, which users' scripts rely on.
+/// The exit codes the README and every command's `--help` promise, which users' scripts rely on.
 enum ExitStatus {
     /// The operation failed: invalid input, a refused rollback, `diff` found changes.
     static let failure = ExitCode(1)
@@ -31,7 +31,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 
     var description: String { message }
 
-    /// The controller is not there: say how to start it (SPEC §4).
+    /// The controller is not there: say how to start it.
     static func unreachable(server: String, reason: String) -> CommandFailure {
         CommandFailure(
             "cannot reach the controller at \(server) (\(reason)); start it with: mapctl watch schemas",

@@ -6,9 +6,9 @@ import MapSchema
     import FoundationNetworking
 #endif
 
-/// A small HTTP client for the controller's API (SPEC §5).
+/// A small HTTP client for the controller's API.
 ///
-/// Every failure is a ``CommandFailure`` that carries the exit code of SPEC §4:
+/// Every failure is a ``CommandFailure`` that carries the exit code mapctl promises:
 /// a connection that cannot be made is 69, an error answer from the server is 1
 /// with the server's own message and diagnostics.
 struct ControllerClient: Sendable {
@@ -123,7 +123,7 @@ struct ControllerClient: Sendable {
         return CommandFailure(body.error.message, details: diagnostics.map(\.description))
     }
 
-    /// The error shape of SPEC §5. Diagnostics are accepted at the top level and inside `error`.
+    /// The API's error shape, `{"error": {"code", "message"}}`. Diagnostics are accepted at the top level and inside `error`.
     struct ErrorBody: Decodable {
         struct Detail: Decodable {
             var code: String

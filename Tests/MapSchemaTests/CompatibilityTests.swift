@@ -56,7 +56,7 @@ let compatibilityCases: [CompatibilityCase] = [
     ),
 ]
 
-@Suite("Compatibility classes (SPEC 1.3)")
+@Suite("Compatibility classes")
 struct CompatibilityTests {
     @Test("Each old → new pair is classed as expected", arguments: compatibilityCases)
     func classify(_ testCase: CompatibilityCase) {

@@ -18,7 +18,7 @@ struct SchemaDecoderTests {
         #expect(invalidFixtures.count >= 50)
     }
 
-    @Test("The seed file of SPEC 1.2 is valid as it stands and means a sharded map of string to an external type")
+    @Test("The seed example file is valid as it stands and means a sharded map of string to an external type")
     func seedFile() throws {
         let result = decode(seedSchema)
         #expect(result.diagnostics.isEmpty)
@@ -58,7 +58,7 @@ struct SchemaDecoderTests {
         }
     }
 
-    @Test("Absent fields take the defaults of SPEC 1")
+    @Test("Absent fields take their documented defaults")
     func defaults() throws {
         let schema = try #require(decode(baseSchema).documents.first?.schema)
         #expect(schema.strategy == .sharded)
@@ -72,7 +72,7 @@ struct SchemaDecoderTests {
         #expect(schema.circuitBreaker == nil)
     }
 
-    @Test("Every option of the SPEC 1 example is read")
+    @Test("Every option of the full example is read")
     func fullExample() throws {
         let yaml = """
             name: user_cache

@@ -187,7 +187,7 @@ func schema(_ name: String, version: String, description: String = "test map") -
             #expect(rolledBack.status == 200, "\(rolledBack)")
             #expect(rolledBack.json?["live_version"] as? String == "1.0.0")
 
-            // Metrics: the names of SPEC §6, accepted by promtool.
+            // Metrics: the documented names, accepted by promtool.
             let metrics = try await daemon.request("GET", "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)

@@ -41,7 +41,7 @@ import Testing
         let lines = Self.lines(MetricsRenderer().render(Self.snapshot))
         #expect(lines.contains(#"mapctl_map_ops_total{map="users",version="1.1.0",op="get",result="ok"} 10"#))
         #expect(lines.contains(#"mapctl_map_info{map="users",version="1.1.0",strategy="sharded"} 1.0"#))
-        // Only the live instance has an info series, with SPEC §6's labels and no others.
+        // Only the live instance has an info series, with the documented labels and no others.
         #expect(!lines.contains { $0.hasPrefix(#"mapctl_map_info{map="users",version="1.0.0""#) })
         #expect(lines.contains(#"mapctl_breaker_state{map="users"} 2.0"#))
         #expect(lines.contains(#"mapctl_breaker_state{map="orders"} 0.0"#))

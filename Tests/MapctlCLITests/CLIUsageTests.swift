@@ -6,7 +6,7 @@ import Testing
 #endif
 
 /// The command line's contract without a daemon: help texts, usage errors (64) and an
-/// unreachable controller (69), as users' scripts rely on them (SPEC §4).
+/// unreachable controller (69), as users' scripts rely on them.
 @Suite("mapctl usage and exit codes, without a daemon")
 struct CLIUsageTests {
     let cli: CLIRunner

@@ -6,7 +6,7 @@ import Testing
     import Glibc
 #endif
 
-/// The command line against a real `mapctl watch` daemon on port 0 (SPEC §3, §4, §5).
+/// The command line against a real `mapctl watch` daemon on port 0.
 ///
 /// Serialized: the rollback timing test must not compete for the machine's two cores with
 /// other daemons.

@@ -51,7 +51,7 @@ struct Session: Sendable {
         let result = try await mapctl(["history", name, "-o", "json"])
         guard result.exitCode == 0 else { throw DaemonError("history failed: \(result)") }
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
-        // SPEC §5: the history entries themselves, newest last.
+        // The history entries themselves, newest last.
         if let entries = object as? [[String: Any]] { return entries }
         throw DaemonError("unexpected history shape: \(result.stdout)")
     }

@@ -1,6 +1,6 @@
 import MapSchema
 
-/// What one valid document asks of its map, and what the controller will do about it (SPEC §1.3, §3.1).
+/// What one valid document asks of its map, and what the controller will do about it.
 struct PlanDecision: Sendable {
     enum Kind: Sendable, Equatable {
         /// Nothing is live: build the first instance.

@@ -1,7 +1,7 @@
 public import Foundation
 public import MapSchema
 
-/// One map's controller state as the state database keeps it (SPEC §3.5).
+/// One map's controller state as the state database keeps it.
 ///
 /// The controller reads every map's state at start to restore each map at its
 /// live version, and writes it back, with the history entries of the change,
@@ -102,7 +102,7 @@ public struct PersistedMapState: Sendable, Hashable {
     }
 }
 
-/// A valid document the controller applied: (name, version) is immutable (SPEC §1.3).
+/// A valid document the controller applied: (name, version) is immutable.
 public struct AppliedDocument: Sendable, Hashable {
     public var name: String
     public var version: SemanticVersion

@@ -2,7 +2,7 @@ public import Foundation
 import GRDB
 public import MapSchema
 
-/// The controller's durable state in SQLite (SPEC §3.5): applied documents, each
+/// The controller's durable state in SQLite: applied documents, each
 /// map's live, standby and desired versions, quarantines, history, run markers.
 ///
 /// One database at `STATE/state.sqlite`, in WAL mode through a GRDB

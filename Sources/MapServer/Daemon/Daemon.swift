@@ -17,7 +17,7 @@ protocol DaemonController: ControlPlane {
 extension Controller: DaemonController {}
 
 /// `mapctl watch`: the controller, the directory watcher and the HTTP server as
-/// Services of one `ServiceGroup` (SPEC §3.6, §4, §5).
+/// Services of one `ServiceGroup`.
 public enum Daemon {
     /// Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully.
     ///

@@ -1,6 +1,6 @@
 public import Logging
 
-/// Everything `mapctl watch` sets (SPEC §4): what to watch, where to listen, where state lives.
+/// Everything `mapctl watch` sets: what to watch, where to listen, where state lives.
 public struct DaemonConfiguration: Sendable {
     /// The watched schema directory.
     public var directory: String

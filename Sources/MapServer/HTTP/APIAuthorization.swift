@@ -1,4 +1,4 @@
-/// Which requests need `Authorization: Bearer TOKEN` (SPEC §5).
+/// Which requests need `Authorization: Bearer TOKEN`.
 ///
 /// `apply` and `rollback` always need the token. When the daemon listens on an
 /// address other than loopback, every endpoint but `/healthz` and `/readyz` needs

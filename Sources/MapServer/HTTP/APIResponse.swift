@@ -4,7 +4,7 @@ import MapController
 import MapSchema
 
 /// Building the API's responses: JSON bodies, and errors as `{"error": {"code", "message"}}`
-/// (plus `"diagnostics"` for schemas) with the right status (SPEC §5).
+/// (plus `"diagnostics"` for schemas) with the right status.
 enum APIResponse {
     static let jsonContentType = "application/json; charset=utf-8"
 

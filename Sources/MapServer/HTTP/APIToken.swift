@@ -4,7 +4,7 @@
     import Darwin
 #endif
 
-/// The bearer token that guards the control API (SPEC §5).
+/// The bearer token that guards the control API.
 ///
 /// It is made at the daemon's first start in `STATE/token`: 32 random bytes from the
 /// system's cryptographic generator, written as 64 lowercase hex digits and a newline,

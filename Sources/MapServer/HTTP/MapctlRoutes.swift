@@ -43,7 +43,7 @@ public struct MapctlRoutesConfiguration: Sendable {
     }
 }
 
-/// Mounts the mapctl HTTP API (SPEC §5) on a router, backed by any ``ControlPlane``.
+/// Mounts the mapctl HTTP API on a router, backed by any ``ControlPlane``.
 ///
 /// The daemon calls it on its own router; a service that embeds the controller calls it
 /// on its Hummingbird router (or a group of it) to serve the same API:
@@ -59,7 +59,7 @@ public struct MapctlRoutesConfiguration: Sendable {
 /// - Parameters:
 ///   - router: the router or group to add the routes to.
 ///   - controlPlane: what the routes call.
-///   - authorization: the token policy (SPEC §5).
+///   - authorization: the token policy.
 ///   - configuration: body limits and optional endpoints.
 public func addMapctlRoutes<Context: RequestContext>(
     to router: some RouterMethods<Context>,

@@ -1,4 +1,4 @@
-/// Keys travel as percent-encoded path segments (SPEC §5): `user%2F1` is the key `user/1`.
+/// Keys travel as percent-encoded path segments: `user%2F1` is the key `user/1`.
 enum PercentEncoding {
     /// Decodes `%XX` escapes; nil for a malformed escape or bytes that are not UTF-8.
     ///

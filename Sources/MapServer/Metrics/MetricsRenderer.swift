@@ -1,7 +1,7 @@
 public import MapController
 public import Prometheus
 
-/// Renders a ``ControllerMetricsSnapshot`` in the Prometheus text format (SPEC §6).
+/// Renders a ``ControllerMetricsSnapshot`` in the Prometheus text format.
 ///
 /// The controller's counters already live in the map instances, so nothing is
 /// recorded twice: at each scrape a fresh `PrometheusCollectorRegistry` is filled
@@ -40,7 +40,7 @@ public struct MetricsRenderer: Sendable {
             registry.makeCounter(descriptor: Family.faults.descriptor, labels: base).increment(by: Int64(clamping: sample.faults))
             registry.makeCounter(descriptor: Family.evictions.descriptor, labels: base).increment(by: Int64(clamping: sample.evictions))
             registry.makeCounter(descriptor: Family.expirations.descriptor, labels: base).increment(by: Int64(clamping: sample.expirations))
-            // SPEC §6 fixes the labels {map, version, strategy}; one series per map, for the live
+            // Exactly the labels {map, version, strategy}; one series per map, for the live
             // instance, so that `mapctl_map_info` answers "which version is live" (a standby shows
             // in the per-version series above).
             if sample.role == "live" {
@@ -161,7 +161,7 @@ public struct MetricsRenderer: Sendable {
         return out
     }
 
-    /// The metric families of SPEC §6 (names are part of the interface).
+    /// The metric families (their names are part of the interface: dashboards and alerts use them).
     enum Family {
         case ops, entries, bytes, contention, faults, evictions, expirations, info, breaker, checks, rollbacks, reconciles
         case schemaInvalid

@@ -2,7 +2,7 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 
-/// Watches the schema directory and asks for a reconcile after each change (SPEC §3.6).
+/// Watches the schema directory and asks for a reconcile after each change.
 ///
 /// Changes come from inotify on the directory tree (``InotifyEventSource``) or, with
 /// ``Configuration/pollInterval`` set or when inotify is unavailable, from comparing

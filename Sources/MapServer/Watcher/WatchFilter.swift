@@ -1,6 +1,6 @@
 import MapSchema
 
-/// Which names in the watched directory matter (SPEC §1, §3.6).
+/// Which names in the watched directory matter.
 ///
 /// Schema files are `*.yaml` and `*.yml`. Dotfiles (vim's `.x.yaml.swp`, emacs's
 /// `.#x.yaml`), backups (`x.yaml~`), vim's write test file `4913` and emacs's
