@@ -69,6 +69,10 @@ enum MapsBench {
                 runWorkloads(BaselineMap.prefilled(), name: "baseline", options: options)
                 continue
             }
+            if target.hasSuffix("-nocounters"), let strategy = Strategy(rawValue: String(target.dropLast("-nocounters".count))) {
+                runWorkloads(LiveTarget.prefilled(strategy: strategy, counters: false), name: target, options: options)
+                continue
+            }
             guard let strategy = Strategy(rawValue: target) else {
                 FileHandle.standardError.write(Data("unknown target \(target)\n".utf8))
                 return 64
