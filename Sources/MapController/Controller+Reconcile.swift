@@ -22,12 +22,21 @@ extension Controller {
             let errors = result.diagnostics.filter { $0.severity == .error }
             if !errors.isEmpty { invalid.append(InvalidDocument(file: source, diagnostics: errors)) }
         }
-        return await ingest(
+        let known = Set(records.keys)
+        let report = await ingest(
             valid: result.documents.map { ($0, source) },
             invalid: invalid.map { ($0, source) },
             isDryRun: isDryRun,
             prune: prune
         )
+        // A change whose state write failed is answered as not applied (503): it must not be
+        // applied later behind the client's back, so it is not retried as a file's would be.
+        for entry in report.plan where entry.stateError != nil {
+            requeue.forget(entry.name)
+            records[entry.name]?.pending = nil
+            if !known.contains(entry.name) { records[entry.name] = nil }
+        }
+        return report
     }
 
     /// Reconciles the maps to a directory of schema files (the watcher calls it on every change).
@@ -182,7 +191,9 @@ extension Controller {
             let decision = self.plan(document, source: source)
             plan.append(decision.entry)
             if !isDryRun {
-                await execute(decision, document: document, source: source)
+                if let failure = await execute(decision, document: document, source: source) {
+                    plan[plan.count - 1].stateError = failure
+                }
                 touched.append(name)
             }
         }
@@ -229,7 +240,10 @@ extension Controller {
     }
 
     /// Carries out a plan decision; a failure to persist keeps the document pending and requeues it.
-    func execute(_ decision: PlanDecision, document: SchemaDocument, source: String) async {
+    ///
+    /// - Returns: why the state could not be written, when it could not (nothing was applied then).
+    @discardableResult
+    func execute(_ decision: PlanDecision, document: SchemaDocument, source: String) async -> String? {
         let name = document.schema.name
         if rebuildsInFlight.contains(name), decision.changesLive {
             // One change of a map at a time: this document waits for the rebuild under way.
@@ -237,7 +251,7 @@ extension Controller {
             records[name]?.pending = PendingDocument(document: document, source: source)
             requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.requeueBackoff)
             wake()
-            return
+            return nil
         }
         do {
             switch decision.kind {
@@ -268,6 +282,7 @@ extension Controller {
             }
             records[name]?.pending = nil
             requeue.forget(name)
+            return nil
         } catch {
             counters.countReconcile("error")
             logger.error(
@@ -278,6 +293,7 @@ extension Controller {
             records[name]?.pending = PendingDocument(document: document, source: source)
             requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.maxRequeueBackoff)
             wake()
+            return "the state could not be written, so nothing was applied and live is untouched: \(error)"
         }
     }
 

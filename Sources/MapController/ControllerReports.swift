@@ -252,6 +252,9 @@ public struct PlanEntry: Sendable, Hashable, Codable {
     /// Valid on its own but refused against the live state (same version with other content, a breaking change
     /// without a major bump); the action is `invalid` and `reason` says why. JSON `"refused": true`.
     public var isRefused: Bool = false
+    /// Set when the change could not be written to the state database (disk full, I/O error): it was
+    /// not applied and live is untouched. JSON `"state_error"`, absent otherwise.
+    public var stateError: String?
 
     public init(
         name: String,
@@ -287,6 +290,7 @@ public struct PlanEntry: Sendable, Hashable, Codable {
         case reason, diagnostics, source
         case isDowngrade = "downgrade"
         case isRefused = "refused"
+        case stateError = "state_error"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -303,6 +307,7 @@ public struct PlanEntry: Sendable, Hashable, Codable {
         try c.encodeIfPresent(source, forKey: .source)
         if isDowngrade { try c.encode(true, forKey: .isDowngrade) }
         if isRefused { try c.encode(true, forKey: .isRefused) }
+        try c.encodeIfPresent(stateError, forKey: .stateError)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -319,6 +324,7 @@ public struct PlanEntry: Sendable, Hashable, Codable {
         source = try c.decodeIfPresent(String.self, forKey: .source)
         isDowngrade = try c.decodeIfPresent(Bool.self, forKey: .isDowngrade) ?? false
         isRefused = try c.decodeIfPresent(Bool.self, forKey: .isRefused) ?? false
+        stateError = try c.decodeIfPresent(String.self, forKey: .stateError)
     }
 }
 
@@ -341,6 +347,8 @@ public struct ApplyReport: Sendable, Hashable, Codable {
     ///
     /// Quarantined documents are not failures: the controller did what it promised.
     public var hasFailures: Bool { plan.contains { $0.action == .invalid } }
+    /// True when a change could not be written to the state database, and so was not applied.
+    public var hasStateErrors: Bool { plan.contains { $0.stateError != nil } }
 
     enum CodingKeys: String, CodingKey {
         case dryRun = "dry_run"

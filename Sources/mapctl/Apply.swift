@@ -101,9 +101,12 @@ struct ApplyRequest {
         let response = try await timed.send("POST", "/v1/apply", query: query, body: bundle.body, contentType: "application/yaml")
         if printRawJSON { Console.out(response.text.trimmingCharacters(in: .whitespacesAndNewlines)) }
         if response.isSuccess { return try ControllerClient.decode(ApplyReport.self, from: response.body) }
-        // An invalid apply is a 422 whose error body carries the report (plan with diagnostics).
+        // An invalid apply is a 422 whose error body carries the report (plan with diagnostics). Any other
+        // error (a 503 when the state could not be written) is a failure even when a report comes with it.
         struct Refused: Decodable { var report: ApplyReport? }
-        if let report = (try? ControllerClient.decoder.decode(Refused.self, from: response.body))?.report, !report.plan.isEmpty {
+        if response.status == 422, let report = (try? ControllerClient.decoder.decode(Refused.self, from: response.body))?.report,
+            !report.plan.isEmpty
+        {
             return report
         }
         var failure = ControllerClient.failure(from: response)

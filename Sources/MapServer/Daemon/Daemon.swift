@@ -5,6 +5,12 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What the daemon needs of a controller beyond ``ControlPlane``: restoring state,
 /// the checks loop, the clean-run marker, and reconciling the watched directory.
 protocol DaemonController: ControlPlane {
@@ -50,6 +56,9 @@ public enum Daemon {
         onListening: @escaping @Sendable (String) -> Void,
         onServiceGroup: @Sendable (ServiceGroup) async -> Void
     ) async throws {
+        // A file size limit (RLIMIT_FSIZE) must fail the write that crosses it (the state store then
+        // reports it and nothing is acknowledged), not kill the daemon with SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN)
         // Before anything reads or writes the state: one daemon per state directory.
         let lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
         defer { lock.release() }

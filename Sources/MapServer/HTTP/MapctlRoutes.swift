@@ -201,6 +201,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         return await respond {
             let report = try await controlPlane.apply(
                 yaml: Array(buffer: body), source: "apply:\(client)", isDryRun: isDryRun, prune: prune)
+            if let failure = Self.stateWriteFailure(of: report) { return failure }
             if let failure = Self.totalFailure(of: report) { return failure }
             return APIResponse.json(report)
         }
@@ -318,6 +319,21 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
             ? "this endpoint needs 'Authorization: Bearer TOKEN'; the token is in the daemon's state directory (STATE/token)"
             : "the bearer token does not match STATE/token"
         return APIResponse.error(.unauthorized, code: "unauthorized", message: message, headers: headers)
+    }
+
+    /// A 503 when a change could not be written to the state database: it was not applied (live is
+    /// untouched), so it is never acknowledged; the report says what else the apply did.
+    static func stateWriteFailure(of report: ApplyReport) -> Response? {
+        let failed = report.plan.filter { $0.stateError != nil }
+        guard let first = failed.first, let reason = first.stateError else { return nil }
+        let names = failed.map(\.name).joined(separator: ", ")
+        let others = report.plan.count > failed.count ? "; the other documents' outcome is in the report" : ""
+        return APIResponse.error(
+            .serviceUnavailable,
+            code: "state_write_failed",
+            message: "not applied: \(names): \(reason)\(others)",
+            report: report
+        )
     }
 
     /// A 422 when every document of an apply failed (invalid, or refused) and so nothing was or would be applied.
