@@ -6,7 +6,7 @@ import MapSchema
 extension LiveMap {
     /// The value for `key`, not counted as an operation.
     @usableFromInline
-    func getUncounted(_ key: Key) -> Value? {
+    package func getUncounted(_ key: Key) -> Value? {
         let hash = hasher.hash(key)
         switch engine {
         case .sharded(let engine): return engine.get(key, hash: hash, now: now())
@@ -18,7 +18,7 @@ extension LiveMap {
 
     /// Removes `key`, not counted as an operation.
     @usableFromInline
-    func deleteUncounted(_ key: Key) {
+    package func deleteUncounted(_ key: Key) {
         let hash = hasher.hash(key)
         switch engine {
         case .sharded(let engine): _ = engine.delete(key, hash: hash, now: now())
@@ -44,7 +44,7 @@ extension ShardedEngine {
 
 extension LiveMap {
     /// See ``DynamicMap/entriesForCopy()``.
-    func entriesForCopy() -> [(Key, Value)] {
+    package func entriesForCopy() -> [(Key, Value)] {
         if case .sharded(let engine) = engine { return engine.entriesShardByShard(now: now()) }
         return entries()
     }
@@ -244,7 +244,7 @@ extension LiveMap {
     /// Not counted as operations; ttl starts again now.
     ///
     /// - Returns: entries read from `source`, and those that did not fit (`max_entries` with `reject`).
-    func carryUnchecked(from source: LiveMap) -> (copied: Int, dropped: Int) {
+    package func carryUnchecked(from source: LiveMap) -> (copied: Int, dropped: Int) {
         var copied = 0
         var dropped = 0
         let sourceNow = source.now()

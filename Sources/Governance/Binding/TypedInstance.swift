@@ -59,9 +59,12 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
 
     // MARK: - Carrying (not counted)
 
-    @usableFromInline package func peek(_ key: Key) -> Value? { map.get(key) }
+    @usableFromInline package func peek(_ key: Key) -> Value? { map.getUncounted(key) }
 
     @usableFromInline package func snapshot() -> [(Key, Value)] { map.entries() }
+
+    /// Shard by shard for `sharded` maps: writers wait for one shard's copy, not the whole map's.
+    @usableFromInline package func entriesForCopy() -> [(Key, Value)] { map.entriesForCopy() }
 
     @usableFromInline package func carry(_ entries: [(Key, Value)]) -> Int {
         var dropped = 0
@@ -71,9 +74,37 @@ package final class TypedInstance<Key: MapKeyType, Value: Codable & Sendable>: G
         return dropped
     }
 
-    @usableFromInline package func discard(_ key: Key) { map.delete(key) }
+    @usableFromInline package func discard(_ key: Key) { map.deleteUncounted(key) }
 
-    @usableFromInline package func acceptsUnchanged(entriesOf source: TypedInstance) -> Bool { false }
+    /// Every version of a bound map holds the same Swift types; entries fit unchanged unless a byte
+    /// limit was narrowed (`max_entries` and ttl are enforced by the engine on every insert anyway).
+    @usableFromInline package func acceptsUnchanged(entriesOf source: TypedInstance) -> Bool {
+        for change in SchemaCompatibility.changes(from: source.schema, to: schema) {
+            switch change.loss {
+            case .maxKeyBytes, .maxValueBytes: return false
+            case .maxEntries, .ttl, nil: break
+            }
+        }
+        return true
+    }
+
+    /// The native bulk copy (reserved capacity, streamed shard by shard) when `unchecked`.
+    @usableFromInline package func carryAll(from source: TypedInstance, unchecked: Bool) -> (copied: Int, dropped: Int) {
+        guard unchecked else {
+            let entries = source.entriesForCopy()
+            return (entries.count, carry(entries))
+        }
+        return map.carryUnchecked(from: source.map)
+    }
+
+    @usableFromInline package func carryOne(_ key: Key, _ value: Value, unchecked: Bool) -> Bool {
+        do {
+            try map.putUncounted(key, value, checkingSizes: !unchecked)
+            return true
+        } catch {
+            return false
+        }
+    }
 
     // MARK: - The API's boundary
 
