@@ -69,6 +69,14 @@ struct Watch: AsyncParsableCommand {
     var allowedHosts: [String] = []
 
     @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Also serve the maps over the Redis protocol (RESP2/RESP3) on ADDR, e.g. 127.0.0.1:6380 or :0; keys are MAP:KEY. Prints `resp listening on HOST:PORT`. Off loopback, clients must AUTH with the token. Off by default.",
+            valueName: "ADDR"
+        )
+    )
+    var resp: String?
+
     var state: String = ".mapctl"
 
     @Flag(help: "Drop a live map when its schema file is removed (default: keep it).")
@@ -96,6 +104,13 @@ struct Watch: AsyncParsableCommand {
             throw ValidationError("--listen: \(error)")
         }
         if let poll {
+        if let resp {
+            do {
+                _ = try DaemonConfiguration.parseListenAddress(resp)
+            } catch {
+                throw ValidationError("--resp: \(error)")
+            }
+        }
             guard let interval = try? GoDuration.parse(poll), interval > .zero else {
                 throw ValidationError("--poll must be a positive duration such as 500ms or 2s, not '\(poll)'")
             }
@@ -120,7 +135,11 @@ struct Watch: AsyncParsableCommand {
             pollInterval: try poll.map { try GoDuration.parse($0) },
             enableFaultInjection: enableFaultInjection,
             logFormat: logFormat.format,
-            allowedHosts: allowedHosts
+            allowedHosts: allowedHosts,
+            resp: try resp.map { text in
+                let (host, port) = try DaemonConfiguration.parseListenAddress(text)
+                return RESPConfiguration(host: host, port: port)
+            }
         )
         let format = logFormat.format
         let level = logLevel.level
@@ -133,10 +152,17 @@ struct Watch: AsyncParsableCommand {
         logger.logLevel = level
         try await Console.reporting {
             do {
-                try await Daemon.run(configuration: configuration, logger: logger) { url in
-                    print("listening on \(url)")
-                    fflush(nil)
-                }
+                try await Daemon.run(
+                    configuration: configuration, logger: logger,
+                    onListening: { url in
+                        print("listening on \(url)")
+                        fflush(nil)
+                    },
+                    onRESPListening: { address in
+                        print("resp listening on \(address)")
+                        fflush(nil)
+                    }
+                )
             } catch {
                 throw CommandFailure("watch: \(error)")
             }

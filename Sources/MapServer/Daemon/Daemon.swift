@@ -38,14 +38,18 @@ public enum Daemon {
     ///   - logger: where everything logs.
     ///   - onListening: called once with `http://HOST:PORT` when the server accepts
     ///     connections (the port actually bound when 0 was asked for).
+    ///   - onRESPListening: called once with `HOST:PORT` right after `onListening` when
+    ///     ``DaemonConfiguration/resp`` is set (the RESP listener is bound by then).
     /// - Throws: when another daemon holds the state directory's lock, the controller cannot
     ///   start (state unreadable), the token cannot be made, or the server cannot bind.
     public static func run(
         configuration: DaemonConfiguration,
         logger: Logger,
-        onListening: @escaping @Sendable (String) -> Void
+        onListening: @escaping @Sendable (String) -> Void,
+        onRESPListening: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws {
-        try await run(configuration: configuration, logger: logger, onListening: onListening, onServiceGroup: { _ in })
+        try await run(
+            configuration: configuration, logger: logger, onListening: onListening, onRESPListening: onRESPListening, onServiceGroup: { _ in })
     }
 
     /// ``run(configuration:logger:onListening:)`` that hands the service group to
@@ -54,6 +58,7 @@ public enum Daemon {
         configuration: DaemonConfiguration,
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void,
+        onRESPListening: @escaping @Sendable (String) -> Void = { _ in },
         onServiceGroup: @Sendable (ServiceGroup) async -> Void
     ) async throws {
         // A file size limit (RLIMIT_FSIZE) must fail the write that crosses it (the state store then
@@ -71,7 +76,8 @@ public enum Daemon {
             logger: logger
         )
         try await serve(
-            controller: controller, configuration: configuration, logger: logger, onListening: onListening, onServiceGroup: onServiceGroup)
+            controller: controller, configuration: configuration, logger: logger, onListening: onListening,
+            onRESPListening: onRESPListening, onServiceGroup: onServiceGroup)
     }
 
     static func serve(
@@ -79,6 +85,7 @@ public enum Daemon {
         configuration: DaemonConfiguration,
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void,
+        onRESPListening: @escaping @Sendable (String) -> Void = { _ in },
         onServiceGroup: @Sendable (ServiceGroup) async -> Void = { _ in }
     ) async throws {
         try await controller.start()
@@ -101,6 +108,9 @@ public enum Daemon {
             router.add(middleware: JSONErrorMiddleware())
             router.add(middleware: HTTPMetricsMiddleware(registry: httpMetrics))
             addMapctlRoutes(to: router, controlPlane: controller, authorization: authorization, configuration: routes)
+            let resp = try await respListener(
+                for: controller, configuration: configuration, token: token, metrics: httpMetrics, logger: logger)
+            let respAddress = resp?.address
 
             let host = configuration.host
             let server = Application(
@@ -110,6 +120,7 @@ public enum Daemon {
                     let port = channel.localAddress?.port ?? configuration.port
                     let shownHost = host.contains(":") ? "[\(host)]" : host
                     onListening("http://\(shownHost):\(port)")
+                    if let respAddress { onRESPListening(respAddress) }
                 },
                 logger: logger
             )
@@ -129,7 +140,7 @@ public enum Daemon {
 
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [mapctl, server],
+                    services: [mapctl, server] + (resp.map { [$0.service] } ?? []),
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )

@@ -26,6 +26,8 @@ public struct DaemonConfiguration: Sendable {
     public var routes: MapctlRoutesConfiguration
     /// `Host` names answered besides loopback ones when listening on loopback (`--allowed-host`).
     public var allowedHosts: [String]
+    /// The Redis-protocol listener (`--resp ADDR`); nil, the default, serves none.
+    public var resp: RESPConfiguration?
 
     public init(
         directory: String,
@@ -38,7 +40,8 @@ public struct DaemonConfiguration: Sendable {
         logFormat: LogFormat = .text,
         resyncInterval: Duration? = .seconds(30),
         routes: MapctlRoutesConfiguration = MapctlRoutesConfiguration(),
-        allowedHosts: [String] = []
+        allowedHosts: [String] = [],
+        resp: RESPConfiguration? = nil
     ) {
         self.directory = directory
         self.host = host
@@ -51,6 +54,7 @@ public struct DaemonConfiguration: Sendable {
         self.resyncInterval = resyncInterval
         self.routes = routes
         self.allowedHosts = allowedHosts
+        self.resp = resp
     }
 
     /// Parses `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (loopback) or `PORT`.

@@ -1,0 +1,18 @@
+public import MapController
+public import MapSchema
+
+/// What the RESP listener needs of the maps: the controller's synchronous entry API, called on the
+/// event loop that read the command, with no hop to the concurrency pool.
+///
+/// Writes go through the same path as the HTTP API's: the schema check, the breaker, the write gate
+/// of a rebuild, the counters of `mapctl_map_ops_total`.
+public protocol RESPBackend: Sendable {
+    func readEntry(map: String, key: String) throws(ControlPlaneError) -> [UInt8]
+    func writeEntry(map: String, key: String, json: [UInt8]) throws(ControlPlaneError)
+    func removeEntry(map: String, key: String) throws(ControlPlaneError)
+    func entryValueType(map: String) throws(ControlPlaneError) -> ValueType
+    func entryKeys(map: String) throws(ControlPlaneError) -> [String]
+    func totalEntryCount() -> Int
+}
+
+extension Controller: RESPBackend {}
