@@ -6,7 +6,7 @@
 #
 # Builds mapctl if needed, runs the daemon on a temporary state directory and
 # port, and exits 0 only if the automatic rollback really happened and no
-# acknowledged write was lost. Needs curl.
+# acknowledged write was lost. Needs curl and python3 (it reads the status JSON).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

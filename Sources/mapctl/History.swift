@@ -9,8 +9,9 @@ struct History: AsyncParsableCommand {
             Oldest first, one row per event: TIME (local), ACTION (apply, promote, rollback, quarantine, \
             invalid), VERSION, FROM (the version before), SOURCE (the file with its git commit shortened \
             to 7 digits as git log --oneline prints it, or the apply client), SHA (the first 12 hex \
-            digits of the document's SHA-256) and REASON. A version listed here can be restored with \
-            `mapctl rollback NAME --to VERSION`.
+            digits of the document's SHA-256) and REASON. Any version listed here can be restored:
+
+              mapctl rollback NAME --to VERSION
 
             -o json prints the history entries as the API returns them: time (RFC 3339), action, \
             version, from_version, source (with the full commit), content_sha256, reason; newest last.
@@ -19,7 +20,7 @@ struct History: AsyncParsableCommand {
 
             Examples:
               mapctl history user_cache
-              mapctl history user_cache -o json | jq -r '.[] | select(.action == "rollback") | .reason'
+              mapctl history user_cache -o json | jq '.[] | select(.action == "rollback")'
             """
     )
 

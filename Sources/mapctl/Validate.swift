@@ -12,6 +12,11 @@ struct Validate: AsyncParsableCommand {
             FILE:LINE:COLUMN: error: MESSAGE on stderr, then a summary.
 
             Exit status: 0 every map is valid; 1 something is invalid; 64 usage error.
+
+            Examples:
+              mapctl validate schemas
+              mapctl validate examples/bad/typos.yaml -o json
+              git show HEAD:schemas/user_cache.yaml | mapctl validate -
             """
     )
 

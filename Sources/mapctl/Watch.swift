@@ -24,8 +24,9 @@ struct Watch: AsyncParsableCommand {
 
             Examples:
               mapctl watch schemas
-              mapctl watch /etc/maps --listen 0.0.0.0:7468 --state /var/lib/mapctl --log-format json
-              mapctl watch schemas --listen 127.0.0.1:0 --poll 500ms --enable-fault-injection
+              mapctl watch /etc/maps --listen 0.0.0.0:7468 --state /var/lib/mapctl
+              mapctl watch schemas --log-format json --poll 500ms
+              mapctl watch schemas --listen 127.0.0.1:0 --enable-fault-injection
             """
     )
 

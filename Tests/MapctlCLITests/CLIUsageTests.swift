@@ -24,6 +24,16 @@ struct CLIUsageTests {
         if command != "validate" { #expect(result.stdout.contains("Exit status:")) }
     }
 
+    @Test("On an 80-column terminal no example line of --help wraps", arguments: [""] + commands)
+    func examplesDoNotWrap(command: String) async throws {
+        let result = try await cli.run((command.isEmpty ? [] : [command]) + ["--help"], environment: ["COLUMNS": "80"])
+        var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("Example") }
+        #expect(!lines.isEmpty, "\(command): no examples")
+        lines = lines.dropFirst().prefix { !$0.isEmpty }
+        // An example is indented; a line the help wrapped to the terminal starts at column 0.
+        for line in lines { #expect(line.hasPrefix("  ") && line.count <= 80, "\(command): '\(line)'") }
+    }
+
     @Test("The root help lists every command")
     func rootHelp() async throws {
         let result = try await cli.run(["--help"])
