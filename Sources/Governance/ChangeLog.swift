@@ -1,4 +1,3 @@
-
 /// The keys written while a rebuild copies a snapshot: what the replay must look at again.
 ///
 /// Only keys are kept; the replay reads each key's current value from the

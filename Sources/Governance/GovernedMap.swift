@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One map as the entry API and embedding services see it: a live instance,
 /// maybe a standby, and the machinery that swaps them without losing a write.
@@ -297,15 +298,22 @@ package final class GovernedMap<Instance: MapInstance>: @unchecked Sendable {
                 report.dropped += replay(keys, from: source, to: replacement, locking: false, unchecked: unchecked)
             }
             // Dual writes on, log off: from here the replacement receives every write itself.
-            longest = max(longest, reroute { routing in
-                routing.changeLog = nil
-                routing.dualWriteTarget = replacement
-            })
+            longest = max(
+                longest,
+                reroute { routing in
+                    routing.changeLog = nil
+                    routing.dualWriteTarget = replacement
+                })
             let keys = log.drain()
             report.replayed += keys.count
             report.replayedDuringDualWrites = keys.count
             report.dropped += replay(keys, from: source, to: replacement, locking: true, unchecked: unchecked)
-            if dualWriteDwell > .zero { usleep(UInt32(clamping: dualWriteDwell.components.attoseconds / 1_000_000_000_000 + dualWriteDwell.components.seconds * 1_000_000)) }
+            if dualWriteDwell > .zero {
+                usleep(
+                    UInt32(
+                        clamping: dualWriteDwell.components.attoseconds / 1_000_000_000_000 + dualWriteDwell.components.seconds * 1_000_000)
+                )
+            }
             report.pause = reroute { routing in
                 routing.dualWriteTarget = nil
                 Self.switchRouting(&routing, to: replacement, next: next)

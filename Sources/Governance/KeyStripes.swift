@@ -1,4 +1,3 @@
-
 /// A fixed set of locks picked by key hash.
 ///
 /// While a warm standby is kept, a write goes to the live instance and then

@@ -114,7 +114,9 @@ package final class BindingSlot<Key: MapKeyType, Value: Codable & Sendable>: Map
     /// that holds the slot lives.
     @inlinable
     package var published: Unmanaged<ManagedMap<TypedInstance<Key, Value>>>? {
-        UnsafeRawPointer(bitPattern: pointer.load(ordering: .acquiring)).map { Unmanaged<ManagedMap<TypedInstance<Key, Value>>>.fromOpaque($0) }
+        UnsafeRawPointer(bitPattern: pointer.load(ordering: .acquiring)).map {
+            Unmanaged<ManagedMap<TypedInstance<Key, Value>>>.fromOpaque($0)
+        }
     }
 
     package func check(_ schema: MapSchema) throws(BindingError) {

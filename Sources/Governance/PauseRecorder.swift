@@ -1,4 +1,3 @@
-
 /// Writer pauses of a governed map's switches: how long its write gate stayed closed.
 public struct PauseStatistics: Sendable, Hashable {
     /// Closings of the gate (rebuild capture start, rebuild switch, rollback switch).

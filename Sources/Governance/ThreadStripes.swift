@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// Per-thread in-flight counts of readers and writers, one 128-byte line per stripe, and a closed flag.
 ///

@@ -99,7 +99,9 @@ enum StatusDuringRebuildBench {
             let (seconds, attoseconds) = sorted[max(0, index)].components
             return (Double(seconds) + Double(attoseconds) / 1e18) * 1e3
         }
-        print(String(format: "RESULT status idle p50 %.3f ms p99 %.3f ms (%d calls)", percentile(idle, 0.5), percentile(idle, 0.99), idle.count))
+        print(
+            String(
+                format: "RESULT status idle p50 %.3f ms p99 %.3f ms (%d calls)", percentile(idle, 0.5), percentile(idle, 0.99), idle.count))
         print(
             String(
                 format: "RESULT status during-rebuild p50 %.3f ms p99 %.3f ms max %.3f ms (%d calls)", percentile(during, 0.5),

@@ -17,7 +17,9 @@ struct GovernedReadStressTests {
     static func value(key: Int, sequence: Int) -> Int { sequence * 1_000_000 + key }
     static func decode(_ value: Int) -> (key: Int, sequence: Int) { (value % 1_000_000, value / 1_000_000) }
 
-    @Test("readers on their own threads never see a value of another key, nor one older than what they saw or what was acknowledged, while the routing is switched")
+    @Test(
+        "readers on their own threads never see a value of another key, nor one older than what they saw or what was acknowledged, while the routing is switched"
+    )
     func readsAcrossSwitches() throws {
         let map = GovernedMap(live: DictionaryInstance(), switchThreshold: 16)
         let keyCount = Self.keysPerWriter * Self.writers
@@ -75,7 +77,9 @@ struct GovernedReadStressTests {
             while !thread.isFinished { usleep(1_000) }
         }
         #expect(reads.load(ordering: .relaxed) > 0)
-        #expect(failures.load(ordering: .relaxed) == 0, "reads that saw another key's value, a stale value, or nothing after an acknowledged write")
+        #expect(
+            failures.load(ordering: .relaxed) == 0,
+            "reads that saw another key's value, a stale value, or nothing after an acknowledged write")
     }
 }
 

@@ -17,7 +17,9 @@ struct RebuildOffActorTests {
         for key in 0..<150_000 {
             try controller.writeEntry(map: "big", key: String(key), json: json)
         }
-        let rebuild = Task { try await controller.apply(schemaYAML("big", version: "1.1.0", keyType: "uint64", extra: "strategy: mutex\n")) }
+        let rebuild = Task {
+            try await controller.apply(schemaYAML("big", version: "1.1.0", keyType: "uint64", extra: "strategy: mutex\n"))
+        }
         // Wait for the rebuild to be under way (an event, not a time).
         while await controller.rebuildsInFlight.isEmpty {
             await Task.yield()

@@ -149,31 +149,51 @@ private struct ProbeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtoc
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decode(Probe<Bool>.self, forKey: key).value }
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try decodeIfPresent(Probe<Bool>.self, forKey: key)?.value }
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try decode(Probe<String>.self, forKey: key).value }
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try decodeIfPresent(Probe<String>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        try decodeIfPresent(Probe<String>.self, forKey: key)?.value
+    }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try decode(Probe<Double>.self, forKey: key).value }
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try decodeIfPresent(Probe<Double>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        try decodeIfPresent(Probe<Double>.self, forKey: key)?.value
+    }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try decode(Probe<Float>.self, forKey: key).value }
-    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { try decodeIfPresent(Probe<Float>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
+        try decodeIfPresent(Probe<Float>.self, forKey: key)?.value
+    }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try decode(Probe<Int>.self, forKey: key).value }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try decodeIfPresent(Probe<Int>.self, forKey: key)?.value }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try decode(Probe<Int8>.self, forKey: key).value }
     func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try decodeIfPresent(Probe<Int8>.self, forKey: key)?.value }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try decode(Probe<Int16>.self, forKey: key).value }
-    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { try decodeIfPresent(Probe<Int16>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? {
+        try decodeIfPresent(Probe<Int16>.self, forKey: key)?.value
+    }
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try decode(Probe<Int32>.self, forKey: key).value }
-    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try decodeIfPresent(Probe<Int32>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
+        try decodeIfPresent(Probe<Int32>.self, forKey: key)?.value
+    }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try decode(Probe<Int64>.self, forKey: key).value }
-    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try decodeIfPresent(Probe<Int64>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+        try decodeIfPresent(Probe<Int64>.self, forKey: key)?.value
+    }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try decode(Probe<UInt>.self, forKey: key).value }
     func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? { try decodeIfPresent(Probe<UInt>.self, forKey: key)?.value }
     func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try decode(Probe<UInt8>.self, forKey: key).value }
-    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? { try decodeIfPresent(Probe<UInt8>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? {
+        try decodeIfPresent(Probe<UInt8>.self, forKey: key)?.value
+    }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try decode(Probe<UInt16>.self, forKey: key).value }
-    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? { try decodeIfPresent(Probe<UInt16>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? {
+        try decodeIfPresent(Probe<UInt16>.self, forKey: key)?.value
+    }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decode(Probe<UInt32>.self, forKey: key).value }
-    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try decodeIfPresent(Probe<UInt32>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? {
+        try decodeIfPresent(Probe<UInt32>.self, forKey: key)?.value
+    }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decode(Probe<UInt64>.self, forKey: key).value }
-    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try decodeIfPresent(Probe<UInt64>.self, forKey: key)?.value }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
+        try decodeIfPresent(Probe<UInt64>.self, forKey: key)?.value
+    }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey>

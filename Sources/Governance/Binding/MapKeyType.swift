@@ -1,10 +1,11 @@
+public import LiveMaps
+public import MapSchema
+
 #if canImport(FoundationEssentials)
     public import FoundationEssentials
 #else
     public import Foundation
 #endif
-public import LiveMaps
-public import MapSchema
 
 /// A Swift type that can key a bound map: the one that matches the schema's `key_type`.
 ///

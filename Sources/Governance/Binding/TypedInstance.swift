@@ -1,10 +1,11 @@
+import LiveMaps
+import MapSchema
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import LiveMaps
-import MapSchema
 
 /// An instance of a bound map: Swift keys and values stored natively in a ``LiveMap``, with no JSON on
 /// any operation. JSON appears only at the API's boundary (``decodeValue(_:for:)``,
