@@ -4,8 +4,8 @@ import Yams
 ///
 /// Every diagnostic carries the file, line and column of the node it is about,
 /// so the decoder reads Yams `Node`s itself rather than going through
-/// `YAMLDecoder`. Input limits are checked on the raw bytes first
-/// (see ``Options``); nothing a file contains makes the decoder throw, crash or hang.
+/// `YAMLDecoder`. Input limits are checked on the raw bytes and on the
+/// parser's event stream first (see ``Options``); nothing a file contains makes the decoder throw, crash or hang.
 public struct SchemaDecoder: Sendable {
     /// Limits and permissions. The defaults are those of `mapctl validate` and the daemon.
     public struct Options: Sendable {
@@ -15,10 +15,12 @@ public struct SchemaDecoder: Sendable {
         public var allowMultipleDocuments = false
         /// Larger input is refused before parsing.
         public var maxFileBytes = 1 << 20
-        /// Nesting of mappings, sequences and flow collections, estimated by a byte scan before parsing.
+        /// Nesting of mappings and sequences per document, counted on the parser's events before composing.
         public var maxDepth = 64
-        /// Aliases (`*name`) per file; a schema never needs many, and each may fan out.
+        /// Aliases (`*name`) per document; a schema never needs many, and each may fan out.
         public var maxAliases = 10
+        /// Nodes per document, each alias counted as the whole node it repeats.
+        public var maxNodes = 1 << 20
         /// Record fields per map.
         public var maxRecordFields = 1024
 
@@ -28,6 +30,7 @@ public struct SchemaDecoder: Sendable {
             maxFileBytes: Int = 1 << 20,
             maxDepth: Int = 64,
             maxAliases: Int = 10,
+            maxNodes: Int = 1 << 20,
             maxRecordFields: Int = 1024
         ) {
             self.allowFaultInjection = allowFaultInjection
@@ -35,6 +38,7 @@ public struct SchemaDecoder: Sendable {
             self.maxFileBytes = maxFileBytes
             self.maxDepth = maxDepth
             self.maxAliases = maxAliases
+            self.maxNodes = maxNodes
             self.maxRecordFields = maxRecordFields
         }
     }
@@ -98,6 +102,9 @@ public struct SchemaDecoder: Sendable {
     }
 
     func decodeDocument(_ chunk: DocumentChunk, file: String) -> Outcome {
+        if let limit = InputLimits.checkEvents(chunk.text, file: file, lineOffset: chunk.startLine - 1, options: options) {
+            return .invalid(InvalidDocument(file: file, diagnostics: [limit]))
+        }
         let reader = DocumentReader(file: file, lineOffset: chunk.startLine - 1, options: options)
         let root: Node?
         do {

@@ -1,6 +1,5 @@
-import Testing
-
 import MapSchema
+import Testing
 
 /// Hostile input is refused with a positioned error, and never hangs or exhausts the stack.
 ///
@@ -42,11 +41,19 @@ struct InputLimitTests {
             yaml += "l\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
         }
         let (result, elapsed) = timed(Array(yaml.utf8))
-        #expect(result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == ["7:15: more than 10 aliases; aliases are limited to keep expansion bounded"])
+        #expect(
+            result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == [
+                "7:15: more than 10 aliases; aliases are limited to keep expansion bounded"
+            ])
         #expect(elapsed < Self.hangBackstop)
     }
 
-    @Test("A hundred thousand levels of flow or compact nesting are refused by the byte scan", arguments: [String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 100_000), String(repeating: "- ", count: 100_000) + "x"])
+    @Test(
+        "A hundred thousand levels of flow or compact nesting are refused before composing",
+        arguments: [
+            String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 100_000),
+            String(repeating: "- ", count: 100_000) + "x",
+        ])
     func deepNesting(_ prefix: String) {
         let (result, elapsed) = timed(Array((prefix + "\n").utf8))
         #expect(result.diagnostics.count == 1)
@@ -70,7 +77,9 @@ struct InputLimitTests {
         #expect(timed(Array(yaml.utf8)).0.diagnostics.map(\.message) == ["description must be a string, not a sequence"])
     }
 
-    @Test("Invalid UTF-8 is refused with the byte offset and its line and column", arguments: [[0xFF], [0xC3, 0x28], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF]] as [[UInt8]])
+    @Test(
+        "Invalid UTF-8 is refused with the byte offset and its line and column",
+        arguments: [[0xFF], [0xC3, 0x28], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF]] as [[UInt8]])
     func invalidUTF8(_ bad: [UInt8]) {
         let bytes = Array("name: orders\nversion: 1.0.0\ndescription: é ".utf8) + bad + Array("\n".utf8)
         let (result, elapsed) = timed(bytes)
@@ -86,6 +95,9 @@ struct InputLimitTests {
     @Test("Control characters are refused by the parser with a position")
     func controlCharacters() {
         let result = SchemaDecoder().decode(Array(baseSchema.utf8) + [0x01] + Array(": x\n".utf8), file: "c.yaml")
-        #expect(result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == ["5:1: invalid input: control characters are not allowed"])
+        #expect(
+            result.diagnostics.map { "\($0.line):\($0.column): \($0.message)" } == [
+                "5:1: invalid input: control characters are not allowed"
+            ])
     }
 }
