@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The few POSIX calls the loader needs, without Foundation.
@@ -47,12 +47,25 @@ public enum FileSystem {
         return names
     }
 
-    /// Reads at most `limit` bytes: enough to tell that a file is over the decoder's size limit.
+    /// Reads at most `limit` bytes of a regular file: enough to tell that a file is over the decoder's size limit.
+    ///
+    /// The path is opened without blocking and the opened descriptor is checked,
+    /// not the path: a FIFO, socket or device renamed over a schema file between a
+    /// directory listing and this call would otherwise block `open` or `read`
+    /// forever (a FIFO with no writer), inside whoever called the loader.
     static func readFile(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
-        let descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard descriptor >= 0 else { return .failure(Failure(message: String(cString: strerror(errno)), path: path)) }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return .failure(Failure(message: String(cString: strerror(errno)), path: path)) }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            return .failure(
+                Failure(message: "not a regular file (\(describe(fileType: type))); schema files must be regular files", path: path))
+        }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(limit, max(0, Int(info.st_size))))
         var buffer = [UInt8](repeating: 0, count: 65536)
         while bytes.count < limit {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, min($0.count, limit - bytes.count)) }
@@ -64,5 +77,16 @@ public enum FileSystem {
             bytes += buffer[0..<count]
         }
         return .success(bytes)
+    }
+
+    private static func describe(fileType: mode_t) -> String {
+        switch fileType {
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFDIR: return "a directory"
+        default: return "mode 0o\(String(fileType, radix: 8))"
+        }
     }
 }
