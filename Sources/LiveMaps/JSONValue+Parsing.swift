@@ -44,11 +44,12 @@ extension JSONValue {
         case .int(let value): String(value).utf8.count
         case .uint(let value): String(value).utf8.count
         case .double: serialized().count
+        case .number(let text): text.utf8.count
         case .string(let text): JSONValue.escapedCount(text)
         case .array(let items):
             items.reduce(1 + max(items.count, 1)) { $0 + $1.serializedCount }
         case .object(let members):
-            members.reduce(1 + max(members.count, 1)) { $0 + JSONValue.escapedCount($1.key) + 1 + $1.value.serializedCount }
+            members.reduce(1 + max(members.count, 1)) { $0 + JSONValue.escapedCount($1.key.text) + 1 + $1.value.serializedCount }
         }
     }
 
@@ -64,6 +65,7 @@ extension JSONValue {
             } else {
                 out.append(contentsOf: "null".utf8)
             }
+        case .number(let text): out.append(contentsOf: text.utf8)
         case .string(let text): JSONValue.appendEscaped(text, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -76,7 +78,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "{"))
             for (index, key) in members.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.appendEscaped(key, to: &out)
+                JSONValue.appendEscaped(key.text, to: &out)
                 out.append(UInt8(ascii: ":"))
                 members[key]!.serialize(into: &out)
             }
@@ -194,7 +196,7 @@ private struct JSONParser {
         case UInt8(ascii: "{"):
             guard depth < maxDepth else { throw failure("nesting deeper than \(maxDepth)") }
             position += 1
-            var members: [String: JSONValue] = [:]
+            var members: [JSONKey: JSONValue] = [:]
             skipWhitespace()
             if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
                 position += 1
@@ -205,14 +207,14 @@ private struct JSONParser {
                 guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                     throw failure("expected a string key")
                 }
-                let key = try parseString()
+                let key = JSONKey(try parseString())
                 skipWhitespace()
                 guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw failure("expected ':'") }
                 position += 1
                 skipWhitespace()
                 let value = try parseValue(depth: depth + 1)
                 guard members.updateValue(value, forKey: key) == nil else {
-                    throw failure("duplicate key '\(key.prefix(64))'")
+                    throw failure("duplicate key '\(key.text.prefix(64))'")
                 }
                 skipWhitespace()
                 guard position < bytes.count else { throw failure("unterminated object") }
@@ -232,22 +234,32 @@ private struct JSONParser {
         }
     }
 
+    /// Reads a number without losing its value: see ``JSONValue`` for which case holds what.
     mutating func parseNumber() throws(MapError) -> JSONValue {
         let start = position
         var isInteger = true
+        var mantissaDigits = 0
+        var exponentStart = -1
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
         guard position < bytes.count, isDigit(bytes[position]) else { throw failure("invalid number") }
         if bytes[position] == UInt8(ascii: "0") {
             position += 1
             if position < bytes.count, isDigit(bytes[position]) { throw failure("leading zero in number") }
+            mantissaDigits = 1
         } else {
-            while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+            while position < bytes.count, isDigit(bytes[position]) {
+                position += 1
+                mantissaDigits += 1
+            }
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             isInteger = false
             position += 1
             guard position < bytes.count, isDigit(bytes[position]) else { throw failure("invalid number") }
-            while position < bytes.count, isDigit(bytes[position]) { position += 1 }
+            while position < bytes.count, isDigit(bytes[position]) {
+                position += 1
+                mantissaDigits += 1
+            }
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
             isInteger = false
@@ -256,15 +268,22 @@ private struct JSONParser {
                 position += 1
             }
             guard position < bytes.count, isDigit(bytes[position]) else { throw failure("invalid number") }
+            exponentStart = position
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         if isInteger {
             if let value = Int64(text) { return .int(value) }
             if let value = UInt64(text) { return .uint(value) }
+            return .number(text)
         }
         guard let value = Double(text), value.isFinite else { throw failure("number out of range") }
-        return .double(value)
+        // At most 15 significant digits and a two-digit exponent: a double holds the number exactly
+        // enough that it is written back as the same number (DBL_DIG is 15, and 10^±114 is far
+        // inside the normal range). Anything else is checked digit by digit.
+        let exponentDigits = exponentStart < 0 ? 0 : position - exponentStart
+        if mantissaDigits <= 15 && exponentDigits <= 2 { return .double(value) }
+        return JSONValue.doubleWritesBack(value, as: text) ? .double(value) : .number(text)
     }
 
     func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -1,16 +1,48 @@
+import MapSchema
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import MapSchema
 
 /// A key of the daemon's maps, as parsed from a URL path segment per the schema's `key_type`.
+///
+/// String keys are equal only when their UTF-8 bytes are (see ``==(_:_:)``).
 public enum MapKey: Hashable, Sendable, CustomStringConvertible {
     case string(String)
     case int64(Int64)
     case uint64(UInt64)
     case uuid(UUID)
+
+    /// String keys compare by UTF-8 bytes, not by `String`'s canonical equivalence: `café` sent
+    /// precomposed and decomposed are two entries, as they are for every client that sees bytes.
+    public static func == (lhs: MapKey, rhs: MapKey) -> Bool {
+        switch (lhs, rhs) {
+        case (.string(let left), .string(let right)): UTF8Identity.equal(left, right)
+        case (.int64(let left), .int64(let right)): left == right
+        case (.uint64(let left), .uint64(let right)): left == right
+        case (.uuid(let left), .uuid(let right)): left == right
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .string(let text):
+            hasher.combine(0 as UInt8)
+            UTF8Identity.hash(text, into: &hasher)
+        case .int64(let value):
+            hasher.combine(1 as UInt8)
+            hasher.combine(value)
+        case .uint64(let value):
+            hasher.combine(2 as UInt8)
+            hasher.combine(value)
+        case .uuid(let uuid):
+            hasher.combine(3 as UInt8)
+            hasher.combine(uuid)
+        }
+    }
 
     /// The key as it appears in a URL path segment (before percent-encoding); UUIDs in lower case.
     public var description: String {

@@ -36,11 +36,11 @@ package struct ValueValidator: Sendable {
             guard case .object(let members) = value else {
                 throw .badValue("expected a \(name) record (a JSON object), got \(value.kindName)")
             }
-            var result: [String: JSONValue] = [:]
+            var result: [JSONKey: JSONValue] = [:]
             for (key, member) in members {
-                guard let field = fields[key] else {
+                guard let field = fields[key.text] else {
                     if droppingUnknownFields { continue }
-                    throw .badValue("unknown field '\(key.prefix(64))' in \(name) (fields: \(fieldNames))")
+                    throw .badValue("unknown field '\(key.text.prefix(64))' in \(name) (fields: \(fieldNames))")
                 }
                 if member == .null {
                     guard field.isOptional else { throw .badValue("field '\(key)' of \(name) is required and cannot be null") }
@@ -48,7 +48,7 @@ package struct ValueValidator: Sendable {
                 }
                 result[key] = try Self.check(member, as: field.type, at: "field '\(key)'")
             }
-            for field in orderedFields where !field.isOptional && result[field.name] == nil {
+            for field in orderedFields where !field.isOptional && result[JSONKey(field.name)] == nil {
                 throw .badValue("missing required field '\(field.name)' of \(name)")
             }
             return .object(result)
