@@ -15,7 +15,8 @@ struct ControllerClient: Sendable {
     /// The server as the user gave it, without a trailing slash.
     let baseURL: String
     let token: String?
-    var timeout: TimeInterval = 60
+    /// The time limit of a whole request (connect, send, every redirect, the whole answer).
+    var timeout: TimeInterval = Self.defaultTimeout
 
     init(baseURL: String, token: String?) {
         var base = baseURL
@@ -49,7 +50,16 @@ struct ControllerClient: Sendable {
         return "\(user)@\(ProcessInfo.processInfo.hostName)"
     }()
 
+    /// The largest answer read (64 MiB): a larger one fails without being read whole.
+    static let maxResponseBytes = 64 << 20
+    /// Redirects followed before giving up.
+    static let maxRedirects = 5
+
     /// Sends one request; returns any HTTP answer, throws only when no answer came.
+    ///
+    /// The whole exchange, redirects included, must end within `timeout` (or `self.timeout`).
+    /// Redirects are followed up to ``maxRedirects``; the token goes only to the origin (scheme,
+    /// host, port) of `baseURL`, never to another one a redirect names.
     func send(
         _ method: String, _ path: String, query: [String: String] = [:], body: Data? = nil,
         contentType: String? = nil, timeout: TimeInterval? = nil
@@ -58,36 +68,103 @@ struct ControllerClient: Sendable {
         if !query.isEmpty {
             text += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
         }
-        guard let url = URL(string: text) else {
+        guard var url = URL(string: text), let origin = Origin(url) else {
             throw CommandFailure("bad server URL '\(text)'", exitCode: ExitStatus.usage)
         }
-        var request = URLRequest(url: url, timeoutInterval: timeout ?? self.timeout)
-        request.httpMethod = method
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.setValue("mapctl", forHTTPHeaderField: "User-Agent")
-        // History records who applied: `apply:USER@HOST`.
-        request.setValue(Self.clientName, forHTTPHeaderField: "X-Mapctl-Client")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        request.httpBody = body
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout ?? self.timeout
-        configuration.httpShouldSetCookies = false
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        do {
-            let (data, response) = try await session.data(for: request)
-            guard let http = response as? HTTPURLResponse else {
-                throw CommandFailure("the controller at \(baseURL) sent an answer that is not HTTP")
+        let limit = timeout ?? self.timeout
+        let deadline = ContinuousClock.now + .milliseconds(Int64(limit * 1000))
+        var method = method
+        var body = body
+        var contentType = contentType
+        for _ in 0...Self.maxRedirects {
+            var headers: [(name: String, value: String)] = [
+                ("Accept", "application/json"), ("User-Agent", "mapctl"),
+                // History records who applied: `apply:USER@HOST`.
+                ("X-Mapctl-Client", Self.clientName),
+            ]
+            if let token, Origin(url) == origin { headers.append(("Authorization", "Bearer \(token)")) }
+            if let contentType { headers.append(("Content-Type", contentType)) }
+            let response = try await exchange(method, url, headers: headers, body: body, deadline: deadline, seconds: limit)
+            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.location,
+                let next = URL(string: location, relativeTo: url)?.absoluteURL, Origin(next) != nil
+            else {
+                return Response(status: response.status, body: response.body)
             }
-            return Response(status: http.statusCode, body: data)
-        } catch let error as URLError {
-            throw CommandFailure.unreachable(server: baseURL, reason: Self.describe(error))
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure.unreachable(server: baseURL, reason: "\(error)")
+            if response.status == 303 && method != "HEAD" {
+                method = "GET"
+                body = nil
+                contentType = nil
+            }
+            url = next
         }
+        throw CommandFailure("the controller at \(baseURL) redirected more than \(Self.maxRedirects) times")
+    }
+
+    /// Scheme, host and port: where a token may go.
+    struct Origin: Equatable {
+        var scheme: String
+        var host: String
+        var port: Int
+
+        init?(_ url: URL) {
+            guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else {
+                return nil
+            }
+            self.scheme = scheme
+            self.host = host.lowercased()
+            self.port = url.port ?? (scheme == "https" ? 443 : 80)
+        }
+    }
+
+    /// One exchange without following redirects: plain sockets for http, URLSession for https.
+    private func exchange(
+        _ method: String, _ url: URL, headers: [(name: String, value: String)], body: Data?,
+        deadline: ContinuousClock.Instant, seconds: TimeInterval
+    ) async throws -> (status: Int, location: String?, body: Data) {
+        guard let origin = Origin(url) else { throw CommandFailure("bad server URL '\(url)'", exitCode: ExitStatus.usage) }
+        if origin.scheme == "https" {
+            return try await TLSExchange.run(method, url, headers: headers, body: body, deadline: deadline, maxBytes: Self.maxResponseBytes)
+        }
+        var host = origin.host
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var target = url.path.isEmpty ? "/" : url.path
+        if let encodedPath = URLComponents(url: url, resolvingAgainstBaseURL: false)?.percentEncodedPath, !encodedPath.isEmpty {
+            target = encodedPath
+        }
+        if let query = url.query { target += "?" + query }
+        let request = PlainHTTPClient.Request(method: method, host: host, port: origin.port, target: target, headers: headers, body: body)
+        do {
+            let response = try await PlainHTTPClient.exchange(request, deadline: deadline, maxBodyBytes: Self.maxResponseBytes)
+            return (response.status, response.header("Location"), response.body)
+        } catch {
+            throw describe(error, seconds: seconds)
+        }
+    }
+
+    private func describe(_ error: PlainHTTPClient.Failure, seconds: TimeInterval) -> CommandFailure {
+        switch error {
+        case .cannotConnect(let reason): .unreachable(server: baseURL, reason: reason.lowercased())
+        case .hostNotFound: .unreachable(server: baseURL, reason: "host not found")
+        case .timedOut:
+            .unreachable(server: baseURL, reason: "no complete answer within \(Self.shown(seconds)); MAPCTL_TIMEOUT sets the limit")
+        case .connectionLost: .unreachable(server: baseURL, reason: "connection lost")
+        case .tooLarge(let bytes):
+            CommandFailure(
+                "the controller at \(baseURL) sent an answer over \(bytes >> 20 > 0 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"); not read"
+            )
+        case .malformed(let reason): CommandFailure("the controller at \(baseURL) sent an answer that is not valid HTTP: \(reason)")
+        }
+    }
+
+    static func shown(_ seconds: TimeInterval) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+
+    /// The default time limit of one request: `MAPCTL_TIMEOUT` (a duration such as 30s) or 60 s.
+    static var defaultTimeout: TimeInterval {
+        guard let text = ProcessInfo.processInfo.environment["MAPCTL_TIMEOUT"], let duration = try? GoDuration.parse(text), duration > .zero
+        else { return 60 }
+        return duration.seconds
     }
 
     /// Sends a request and returns the body of a 2xx answer; any other answer becomes a ``CommandFailure``.
@@ -99,15 +176,15 @@ struct ControllerClient: Sendable {
         return response.body
     }
 
-    private static func describe(_ error: URLError) -> String {
-        switch error.code {
-        case .cannotConnectToHost: "connection refused"
-        case .cannotFindHost, .dnsLookupFailed: "host not found"
-        case .timedOut: "timed out"
-        case .networkConnectionLost: "connection lost"
-        case .notConnectedToInternet: "network unreachable"
-        default: error.localizedDescription
+    /// ``expectSuccess(_:_:query:body:contentType:)`` for an answer that must be one JSON value (an entry):
+    /// anything else is a failure, never printed as if it were the value.
+    func expectJSON(_ method: String, _ path: String) async throws -> Data {
+        let data = try await expectSuccess(method, path)
+        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+            let shown = String(decoding: data.prefix(200), as: UTF8.self)
+            throw CommandFailure("the controller at \(baseURL) answered with a body that is not JSON: \(shown)")
         }
+        return data
     }
 
     /// The server's `{"error": {"code", "message"}, "diagnostics": [...]}` as a failure with exit code 1.

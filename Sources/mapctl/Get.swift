@@ -23,7 +23,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         try await Console.reporting {
-            let data = try await client.makeClient().expectSuccess("GET", entry.path)
+            let data = try await client.makeClient().expectJSON("GET", entry.path)
             Console.out(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
