@@ -79,6 +79,8 @@ public actor Controller: ControlPlane {
     var directoryReconcilesBegun = 0
     var directoryReconcilesDone = 0
     var isShutDown = false
+    /// This run's id in the store (set by ``start()``): written into saved contents, so that a start restores only the last run's.
+    var runID: Int64?
     /// The run loop's current sleep, cancelled to wake it early (a new window, a requeue).
     var sleeper: Task<Void, Never>?
 
@@ -99,7 +101,8 @@ public actor Controller: ControlPlane {
 
     // MARK: - Lifecycle
 
-    /// Restores every map at its last live version and applies the crash-loop rule, before anything is served.
+    /// Restores every map at its last live version, with the contents the last clean shutdown saved,
+    /// and applies the crash-loop rule, before anything is served.
     ///
     /// An unclean end of the previous run while a version was in its window
     /// counts as a fault of that version: more than its `max_faults` rolls it
@@ -118,6 +121,8 @@ public actor Controller: ControlPlane {
         for state in try store.mapStates() {
             restore(state)
         }
+        runID = run.runID
+        restoreContents(previousRun: run.runID - 1)
         for crashed in run.crashedVersions {
             await judgeStartupFault(of: crashed)
         }
@@ -145,11 +150,13 @@ public actor Controller: ControlPlane {
         }
     }
 
-    /// Marks the run as ended cleanly, so that the next start counts no crash.
+    /// Saves each live map's contents (restored by the next ``start()``) and marks the run as ended
+    /// cleanly, so that the next start counts no crash.
     public func shutdown() async {
         guard !isShutDown else { return }
         isShutDown = true
         sleeper?.cancel()
+        if let runID { saveContents(run: runID) }
         do {
             try store.endRunCleanly(at: clock.currentDate)
             logger.info("controller shut down cleanly")
