@@ -25,9 +25,49 @@ public enum RESPValueTranslation {
             json.append(contentsOf: encoded.utf8)
             json.append(UInt8(ascii: "\""))
             return json
-        case .scalar(.int64), .scalar(.uint64), .scalar(.double), .scalar(.bool), .scalar(.json), .record, .external:
+        case .scalar(.int64), .scalar(.uint64), .scalar(.double):
+            guard isJSONNumber(value) else {
+                throw RESPValueTranslationError("a \(valueType) map's values are decimal numbers, not '\(preview(value))'")
+            }
+            return Array(value)
+        case .scalar(.bool):
+            guard value.elementsEqual("true".utf8) || value.elementsEqual("false".utf8) else {
+                throw RESPValueTranslationError("a bool map's values are true or false, not '\(preview(value))'")
+            }
+            return Array(value)
+        case .scalar(.json), .record, .external:
             return Array(value)
         }
+    }
+
+    /// Whether `text` is a number as JSON writes one (`-12`, `3.5`, `1e-3`); the map checks its range.
+    static func isJSONNumber(_ text: some Collection<UInt8>) -> Bool {
+        var bytes = text.makeIterator()
+        var byte = bytes.next()
+        func digits() -> Int {
+            var count = 0
+            while let current = byte, current >= UInt8(ascii: "0"), current <= UInt8(ascii: "9") {
+                count += 1
+                byte = bytes.next()
+            }
+            return count
+        }
+        if byte == UInt8(ascii: "-") { byte = bytes.next() }
+        guard digits() > 0 else { return false }
+        if byte == UInt8(ascii: ".") {
+            byte = bytes.next()
+            guard digits() > 0 else { return false }
+        }
+        if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+            byte = bytes.next()
+            if byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") { byte = bytes.next() }
+            guard digits() > 0 else { return false }
+        }
+        return byte == nil
+    }
+
+    static func preview(_ value: some Collection<UInt8>) -> String {
+        String(decoding: value.prefix(64), as: UTF8.self)
     }
 
     /// The RESP bulk string for a value the entry API gave as `json`.
