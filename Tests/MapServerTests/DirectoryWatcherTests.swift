@@ -200,6 +200,31 @@ let schemaText = "name: users\nversion: 1.0.0\nkey_type: string\nvalue_type: str
         }
     }
 
+    /// inotify watches an inode: a directory deleted or moved away and made again at the same path
+    /// is a new inode, which the watcher must find and watch, or changes wait for the resync
+    /// (off in these tests, so a lost watch never sees the file).
+    @Test(arguments: [false, true]) func aDirectoryDeletedOrMovedAndMadeAgainIsWatchedAgain(movedAway: Bool) async throws {
+        let parent = try TemporaryDirectory()
+        let path = parent.path + "/schemas"
+        #expect(mkdir(path, 0o755) == 0)
+        try write(schemaText, to: path + "/users.yaml")
+        try await withWatcher(directory: path) { log in
+            for round in 1...3 {
+                if movedAway {
+                    #expect(rename(path, parent.path + "/old-\(round)") == 0)
+                } else {
+                    try FileManager.default.removeItem(atPath: path)
+                }
+                #expect(await log.wait(forAReconcileSeeing: "users.yaml", containing: nil), "round \(round): the loss is reconciled")
+                #expect(mkdir(path, 0o755) == 0)
+                try write(schemaText + "description: round \(round)\n", to: path + "/users.yaml")
+                #expect(
+                    await log.wait(forAReconcileSeeing: "users.yaml", containing: "round \(round)"),
+                    "round \(round): the new directory is watched")
+            }
+        }
+    }
+
     @Test func editorTemporaryFilesDotfilesAndOtherFilesAreIgnored() async throws {
         let directory = try TemporaryDirectory()
         try await withWatcher(directory: directory.path) { log in
