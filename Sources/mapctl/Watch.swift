@@ -17,7 +17,9 @@ struct Watch: AsyncParsableCommand {
             Prints `listening on http://HOST:PORT` on standard output once it serves (--listen with port \
             0 picks a free port). State (applied versions, history, quarantines) and the API token live \
             in the state directory (--state); a restart restores every map at its last live version. \
-            SIGTERM or SIGINT shuts down cleanly with exit status 0. Logs go to standard error.
+            SIGTERM or SIGINT shuts down cleanly with exit status 0 (requests still in flight after 3 s \
+            are cancelled); SIGHUP resyncs DIR; SIGUSR1, SIGUSR2 and SIGALRM are logged and ignored. \
+            Logs go to standard error.
 
             Exit status: 0 shut down by a signal; 1 could not start (state unreadable, address in use); \
             64 usage error.
@@ -69,7 +71,6 @@ struct Watch: AsyncParsableCommand {
     )
     var allowedHosts: [String] = []
 
-    @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
     @Option(
         help: ArgumentHelp(
             "Also serve the maps over the Redis protocol (RESP2/RESP3) on ADDR, e.g. 127.0.0.1:6380 or :0; keys are MAP:KEY. Prints `resp listening on HOST:PORT`. Off loopback, clients must AUTH with the token. Off by default.",
@@ -78,6 +79,7 @@ struct Watch: AsyncParsableCommand {
     )
     var resp: String?
 
+    @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
     var state: String = ".mapctl"
 
     @Flag(help: "Drop a live map when its schema file is removed (default: keep it).")
@@ -104,7 +106,6 @@ struct Watch: AsyncParsableCommand {
         } catch {
             throw ValidationError("--listen: \(error)")
         }
-        if let poll {
         if let resp {
             do {
                 _ = try DaemonConfiguration.parseListenAddress(resp)
@@ -112,6 +113,7 @@ struct Watch: AsyncParsableCommand {
                 throw ValidationError("--resp: \(error)")
             }
         }
+        if let poll {
             guard let interval = try? GoDuration.parse(poll), interval > .zero else {
                 throw ValidationError("--poll must be a positive duration such as 500ms or 2s, not '\(poll)'")
             }

@@ -64,6 +64,7 @@ public enum Daemon {
         // A file size limit (RLIMIT_FSIZE) must fail the write that crosses it (the state store then
         // reports it and nothing is acknowledged), not kill the daemon with SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
+        SignalService.ignoreUntilHandled()
         // Before anything reads or writes the state: one daemon per state directory.
         let lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
         defer { lock.release() }
@@ -138,13 +139,23 @@ public enum Daemon {
                 readiness: firstReconcile
             )
 
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [mapctl, server] + (resp.map { [$0.service] } ?? []),
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger
-                )
+            let directory = configuration.directory
+            let prune = configuration.prune
+            let signals = SignalService(logger: logger) {
+                let report = await controller.reconcileDirectory(directory, prune: prune)
+                firstReconcile.open()
+                logReconcile(report, trigger: .resync, logger: logger)
+            }
+            var groupConfiguration = ServiceGroupConfiguration(
+                services: [mapctl, server] + (resp.map { [$0.service] } ?? []) + [signals],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
             )
+            // A request in flight (a slow scrape, a client that never finishes its body) must not hold
+            // SIGTERM up: past this, the rest is cancelled and the clean-run marker is still written.
+            groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
+            groupConfiguration.maximumCancellationDuration = .seconds(2)
+            let group = ServiceGroup(configuration: groupConfiguration)
             await onServiceGroup(group)
             try await group.run()
         } catch {

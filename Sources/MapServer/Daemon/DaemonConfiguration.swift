@@ -26,6 +26,8 @@ public struct DaemonConfiguration: Sendable {
     public var routes: MapctlRoutesConfiguration
     /// `Host` names answered besides loopback ones when listening on loopback (`--allowed-host`).
     public var allowedHosts: [String]
+    /// How long SIGTERM waits for requests in flight before cancelling them (3 s).
+    public var shutdownGracePeriod: Duration = .seconds(3)
     /// The Redis-protocol listener (`--resp ADDR`); nil, the default, serves none.
     public var resp: RESPConfiguration?
 
