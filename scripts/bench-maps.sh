@@ -3,7 +3,8 @@
 # ../shared/peers (go-maps: Go's maps; go-xsync: xsync MapOf; java-chm: ConcurrentHashMap), same
 # workload, same machine. The sides alternate, A/B/A/B: each round runs `mapctl-bench maps`, then each
 # peer; three rounds by default. One table of medians over the rounds is printed at the end.
-#   scripts/bench-maps.sh [--ops N] [--threads 1,2] [--rounds 3] [--bench PATH] [--peers go-maps,go-xsync,java-chm]
+#   scripts/bench-maps.sh [--ops N] [--threads 1,2] [--rounds 3] [--bench PATH] [--peers go-maps,go-xsync,java-chm] [--tries N]
+# --tries: attempts per point while other processes use more than 0.25 core (1: never retry, for a busy machine).
 # Needs: swift, golang-go (apt-get install -y golang-go), a JDK (17), python3, and XSYNC_GIT (a git copy
 # of github.com/puzpuzpuz/xsync) for go-xsync. --bench skips the Swift build (e.g. a static binary).
 set -euo pipefail
@@ -14,6 +15,7 @@ THREADS=1,2
 ROUNDS=3
 BENCH=""
 PEERS=go-maps,go-xsync,java-chm
+TRIES=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --ops) OPS="$2"; shift 2 ;;
@@ -21,7 +23,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --bench) BENCH="$2"; shift 2 ;;
     --peers) PEERS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--ops N] [--threads 1,2] [--rounds 3] [--bench PATH] [--peers go-maps,go-xsync,java-chm]" >&2; exit 64 ;;
+    --tries) TRIES="$2"; shift 2 ;;
+    *) echo "usage: $0 [--ops N] [--threads 1,2] [--rounds 3] [--bench PATH] [--peers go-maps,go-xsync,java-chm] [--tries N]" >&2; exit 64 ;;
   esac
 done
 PEER_DIR="${PEER_DIR:-$(cd .. && pwd)/shared/peers}"
@@ -58,8 +61,8 @@ done
 
 run_peer() {
   case "$1" in
-    go-maps|go-xsync) "$bin/$1" -ops "$OPS" -threads "$THREADS" ;;
-    java-chm) (cd "$bin/java-chm" && java -Xms4g -Xmx4g -XX:+UseParallelGC MapBench -ops "$OPS" -threads "$THREADS") ;;
+    go-maps|go-xsync) "$bin/$1" -ops "$OPS" -threads "$THREADS" -tries "$TRIES" ;;
+    java-chm) (cd "$bin/java-chm" && java -Xms4g -Xmx4g -XX:+UseParallelGC MapBench -ops "$OPS" -threads "$THREADS" -tries "$TRIES") ;;
   esac
 }
 
@@ -70,7 +73,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   "$BENCH" maps --empty-maps | tee -a "$out/round$round.txt" >&2
   echo "==> round $round/$ROUNDS: Swift throughput" >&2
-  "$BENCH" maps --ops "$OPS" --threads "$THREADS" | tee -a "$out/round$round.txt" >&2
+  "$BENCH" maps --ops "$OPS" --threads "$THREADS" --tries "$TRIES" | tee -a "$out/round$round.txt" >&2
   for peer in "${peers[@]}"; do
     echo "==> round $round/$ROUNDS: $peer" >&2
     run_peer "$peer" | tee -a "$out/round$round.txt" >&2
