@@ -361,12 +361,11 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         )
     }
 
+    /// Only an invalid or refused document failed. A `reason` alone says why something was done
+    /// as it was (a downgrade applied as a rollback, a breaking change starting empty), not that
+    /// it failed.
     static func isFailure(_ entry: PlanEntry) -> Bool {
-        switch entry.action {
-        case .invalid: true
-        case .unchanged, .quarantined: false
-        case .create, .update, .prune: entry.reason != nil
-        }
+        entry.action == .invalid
     }
 
     static func flag(_ request: Request, _ name: String) throws(ControlPlaneError) -> Bool {
