@@ -51,7 +51,7 @@ extension Controller {
         defer { directoryReconcilesDone += 1 }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
-        let set = SchemaLoader.load(paths: [path], options: options)
+        let set = SchemaLoader.load(paths: [path], options: options, cache: directoryDecodeCache)
         let commit = GitRevision.head(containing: path)
         func source(_ file: String) -> String { commit.map { "\(file)@\($0)" } ?? file }
         var invalid = set.invalid

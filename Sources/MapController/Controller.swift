@@ -81,6 +81,8 @@ public actor Controller: ControlPlane {
     var isShutDown = false
     /// This run's id in the store (set by ``start()``): written into saved contents, so that a start restores only the last run's.
     var runID: Int64?
+    /// The watched directory's files as last decoded: a reconcile reads only the files that changed.
+    nonisolated let directoryDecodeCache = SchemaLoader.DecodeCache()
     /// The run loop's current sleep, cancelled to wake it early (a new window, a requeue).
     var sleeper: Task<Void, Never>?
 

@@ -54,6 +54,35 @@ public enum FileSystem {
     /// directory listing and this call would otherwise block `open` or `read`
     /// forever (a FIFO with no writer), inside whoever called the loader.
     static func readFile(_ path: String, limit: Int) -> Result<[UInt8], Failure> {
+        readFileWithFingerprint(path, limit: limit).map(\.bytes)
+    }
+
+    /// What identifies one state of a file's content, from `stat`.
+    struct Fingerprint: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: Int64
+        var changed: Int64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec)
+        }
+    }
+
+    /// The fingerprint of the file at `path` (links followed), or nil when it cannot be stat'ed.
+    static func fingerprint(of path: String) -> Fingerprint? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Fingerprint(info)
+    }
+
+    /// Like ``readFile(_:limit:)``, with the fingerprint of the descriptor the bytes came from.
+    static func readFileWithFingerprint(_ path: String, limit: Int) -> Result<(bytes: [UInt8], fingerprint: Fingerprint), Failure> {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard descriptor >= 0 else { return .failure(Failure(message: String(cString: strerror(errno)), path: path)) }
         defer { close(descriptor) }
@@ -76,7 +105,7 @@ public enum FileSystem {
             if count == 0 { break }
             bytes += buffer[0..<count]
         }
-        return .success(bytes)
+        return .success((bytes, Fingerprint(info)))
     }
 
     private static func describe(fileType: mode_t) -> String {

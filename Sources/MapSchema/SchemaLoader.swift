@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Loads schema files from paths the way `mapctl validate` and the watcher see them.
@@ -16,10 +16,14 @@ public enum SchemaLoader {
     /// once, and never by descending into `..data`. A file named explicitly is
     /// read whatever its name. Two documents with the same map name are both
     /// reported invalid.
-    public static func load(paths: [String], options: SchemaDecoder.Options = .init()) -> SchemaSet {
+    ///
+    /// - Parameter cache: Decoded files to reuse while their fingerprint is unchanged (the
+    ///   watcher's reconciles); each load reads only the files that changed since the last.
+    public static func load(paths: [String], options: SchemaDecoder.Options = .init(), cache: DecodeCache? = nil) -> SchemaSet {
         let decoder = SchemaDecoder(options: options)
         var set = SchemaSet()
         var seenRealPaths: Set<String> = []
+        var seenFiles: Set<String> = []
         for path in paths {
             if path == "-" {
                 set.filesScanned += 1
@@ -50,8 +54,18 @@ public enum SchemaLoader {
                     guard seenRealPaths.insert(real).inserted else { continue }
                 }
                 set.filesScanned += 1
-                switch FileSystem.readFile(file, limit: options.maxFileBytes + 1) {
-                case .success(let bytes): add(decoder.decode(bytes, file: file), to: &set)
+                seenFiles.insert(file)
+                if let cache, let fingerprint = FileSystem.fingerprint(of: file),
+                    let result = cache.result(for: file, fingerprint: fingerprint)
+                {
+                    add(result, to: &set)
+                    continue
+                }
+                switch FileSystem.readFileWithFingerprint(file, limit: options.maxFileBytes + 1) {
+                case .success(let (bytes, fingerprint)):
+                    let result = decoder.decode(bytes, file: file)
+                    cache?.store(result, for: file, fingerprint: fingerprint)
+                    add(result, to: &set)
                 case .failure(let failure):
                     let diagnostic = Diagnostic(file: file, line: 0, column: 0, message: "cannot read file: \(failure)")
                     set.invalid.append(InvalidDocument(file: file, diagnostics: [diagnostic]))
@@ -59,6 +73,7 @@ public enum SchemaLoader {
                 }
             }
         }
+        cache?.keep(only: seenFiles)
         checkDuplicateNames(in: &set)
         return set
     }
@@ -81,7 +96,9 @@ public enum SchemaLoader {
         return lowered.hasSuffix(".yaml") || lowered.hasSuffix(".yml")
     }
 
-    private static func collect(directory: String, realRoot: String, into files: inout [String], visited: inout Set<String>, depth: Int) throws {
+    private static func collect(directory: String, realRoot: String, into files: inout [String], visited: inout Set<String>, depth: Int)
+        throws
+    {
         guard depth < 64 else { return }
         for name in try FileSystem.entries(of: directory).sorted() {
             guard !name.hasPrefix(".") else { continue }
@@ -126,7 +143,8 @@ public enum SchemaLoader {
                     : "duplicate map name '\(name)' (first used at \(first.file):\(first.nameLine):\(first.nameColumn))"
                 let diagnostic = Diagnostic(file: document.file, line: document.nameLine, column: document.nameColumn, message: message)
                 set.invalid.append(
-                    InvalidDocument(file: document.file, name: name, version: document.schema.version.description, diagnostics: [diagnostic])
+                    InvalidDocument(
+                        file: document.file, name: name, version: document.schema.version.description, diagnostics: [diagnostic])
                 )
                 removed.insert(index)
             }
