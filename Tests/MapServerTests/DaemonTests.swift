@@ -195,10 +195,7 @@ func schema(_ name: String, version: String, description: String = "test map") -
             #expect(metrics.text.contains(#"mapctl_rollbacks_total{map="users",reason="manual"} 1"#))
             #expect(metrics.text.contains("mapctl_http_requests_total{"))
             #expect(metrics.text.contains("mapctl_map_op_duration_seconds_bucket{"))
-            if let checked = try Promtool.checkMetrics(metrics.body) {
-                #expect(checked.status == 0, "promtool: \(checked.output)")
-                #expect(checked.output.isEmpty, "promtool: \(checked.output)")
-            }
+            // promtool's verdict on this text: DaemonMetricsPromtoolTests, skipped visibly without it.
 
             // Malformed and oversized requests: 4xx, and the daemon lives on.
             let garbage = try await RawHTTPClient.send(port: daemon.port, bytes: Array("\u{1}\u{2} nonsense\r\n\r\n".utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// `promtool check metrics`, when installed (`apt-get install prometheus`; `.ci/run` installs it).
 enum Promtool {
@@ -9,6 +10,13 @@ enum Promtool {
         }
         return nil
     }
+
+    /// True when promtool is on the PATH: tests that need it are `.enabled(if: Promtool.isInstalled)`,
+    /// so that a run without it shows them as skipped instead of passing them silently.
+    static var isInstalled: Bool { path != nil }
+
+    /// The reason shown for a test skipped without promtool.
+    static let missing: Comment = "promtool is not installed (apt-get install -y prometheus)"
 
     /// Runs `promtool check metrics` on `text`.
     ///
