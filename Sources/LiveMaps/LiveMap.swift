@@ -1,6 +1,5 @@
-import Synchronization
-
 import MapSchema
+import Synchronization
 
 /// A typed, thread-safe, in-memory map for code that embeds the library.
 ///
@@ -161,7 +160,8 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         let capacity = configuration.minimumCapacity
         switch configuration.strategy {
         case .mutex:
-            engine = .sharded(ShardedEngine(shardCount: 1, policy: policy, hasher: hasher, minimumCapacity: capacity, counters: engineCounters))
+            engine = .sharded(
+                ShardedEngine(shardCount: 1, policy: policy, hasher: hasher, minimumCapacity: capacity, counters: engineCounters))
         case .sharded:
             let shards = min(max(configuration.shards, 1), 4096)
             engine = .sharded(
@@ -275,10 +275,13 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         let hash = hasher.hash(key)
         let stored: Bool
         switch unretained {
-        case .sharded(let engine): stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
+        case .sharded(let engine):
+            stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
         case .rwlock(let engine): stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
-        case .snapshot(let engine): stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
-        case .serialized(let engine): stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
+        case .snapshot(let engine):
+            stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
+        case .serialized(let engine):
+            stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
         }
         guard stored else {
             finishOp(.put, .error, start)
@@ -324,11 +327,22 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         let hash = hasher.hash(key)
         let outcome: WriteOutcome<Value>
         switch unretained {
-        case .sharded(let engine): outcome = engine._withUnsafeGuaranteedRef { $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size) }
-        case .rwlock(let engine): outcome = engine._withUnsafeGuaranteedRef { $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size) }
-        case .snapshot(let engine): outcome = engine._withUnsafeGuaranteedRef { $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size) }
+        case .sharded(let engine):
+            outcome = engine._withUnsafeGuaranteedRef {
+                $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size)
+            }
+        case .rwlock(let engine):
+            outcome = engine._withUnsafeGuaranteedRef {
+                $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size)
+            }
+        case .snapshot(let engine):
+            outcome = engine._withUnsafeGuaranteedRef {
+                $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size)
+            }
         case .serialized(let engine):
-            outcome = engine._withUnsafeGuaranteedRef { $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size) }
+            outcome = engine._withUnsafeGuaranteedRef {
+                $0.compareAndSet(key, hash: hash, now: now(), matches: matches, new: new, size: size)
+            }
         }
         switch outcome {
         case .full:
