@@ -99,6 +99,21 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         !(self < other) && !(other < self)
     }
 
+    /// Equal precedence, as `<` sees it: build metadata does not count here either, so that
+    /// `Comparable`'s laws hold (exactly one of `a < b`, `a == b`, `b < a`). The metadata is kept
+    /// for display (``description``).
+    public static func == (lhs: SemanticVersion, rhs: SemanticVersion) -> Bool {
+        lhs.major == rhs.major && lhs.minor == rhs.minor && lhs.patch == rhs.patch && lhs.prerelease == rhs.prerelease
+    }
+
+    /// Hashes what `==` compares, so that equal versions hash alike.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(major)
+        hasher.combine(minor)
+        hasher.combine(patch)
+        hasher.combine(prerelease)
+    }
+
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { try self.init(parsing: text) } catch {
