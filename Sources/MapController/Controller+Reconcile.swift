@@ -399,7 +399,11 @@ extension Controller {
         try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
 
         rebuildsInFlight.insert(name)
-        let report = await offActor { map.rebuild(to: schema, standby: next, carriesData: carriesData) }
+        let beforeRebuild = configuration.beforeRebuild
+        let report = await offActor {
+            beforeRebuild?(name)
+            return map.rebuild(to: schema, standby: next, carriesData: carriesData)
+        }
         rebuildsInFlight.remove(name)
         map.adoptBreaker(schema.circuitBreaker)
         // Other fields (a document that waited meanwhile) may have changed during the rebuild.

@@ -143,7 +143,11 @@ extension Controller {
         } else {
             let carries = carriesData ?? (SchemaCompatibility.overallKind(SchemaCompatibility.changes(from: from.schema, to: target.schema)) != .breaking)
             rebuildsInFlight.insert(name)
-            let report = await offActor { map.rebuild(to: target.schema, standby: .none, carriesData: carries) }
+            let beforeRebuild = configuration.beforeRebuild
+            let report = await offActor {
+                beforeRebuild?(name)
+                return map.rebuild(to: target.schema, standby: .none, carriesData: carries)
+            }
             rebuildsInFlight.remove(name)
             record.pending = records[name]?.pending
             mode = "copy back (\(report.copied) entries, \(report.dropped) dropped, \(Int(report.pause.microseconds)) us pause)"

@@ -37,6 +37,9 @@ public actor Controller: ControlPlane {
         /// Backoff of a reconcile that failed (the store refused to write): first delay, doubled up to the maximum.
         public var requeueBackoff: Duration
         public var maxRequeueBackoff: Duration
+        /// Called with the map's name on the rebuild's own thread before a rebuild or cold rollback
+        /// copies (tests hold a rebuild there to observe the control plane meanwhile).
+        package var beforeRebuild: (@Sendable (String) -> Void)?
 
         public init(
             stateDirectory: String = ".mapctl",
