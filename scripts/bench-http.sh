@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
+# --resp: only the RESP section (BENCHMARKS.md "## Redis protocol"), see resp_section below.
+RESP_ONLY=0
+if [ "${1:-}" = "--resp" ]; then RESP_ONLY=1; shift; fi
 DURATION="${1:-10}"
 PORT="${BENCH_PORT:-17468}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16399}"
@@ -30,6 +33,7 @@ WORK="$(mktemp -d)"
 DAEMON_PID=""
 REDIS_PID=""
 cleanup() {
+  [ -n "${RESP_PID:-}" ] && kill "$RESP_PID" 2>/dev/null && wait "$RESP_PID" 2>/dev/null || true
   [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
   rm -rf "$WORK"
@@ -99,6 +103,72 @@ to_ms() { # wrk latency like 120.00us / 1.20ms / 1.01s -> ms
     else printf "%s", v }'
 }
 
+# ---- RESP section -----------------------------------------------------------------------------
+# redis-benchmark -t get,set -n RESP_REQUESTS (-r 100000 random keys) at 2 and 64 connections,
+# unpipelined and -P 16, against a second daemon's RESP listener (a `string` map named `key`, so
+# redis-benchmark's keys key:NNN land in it) and against the redis-server above, alternated
+# RESP_ROUNDS times; medians and ratios mapctl / redis-server.
+RESP_REQUESTS="${BENCH_RESP_REQUESTS:-200000}"
+RESP_ROUNDS="${BENCH_RESP_ROUNDS:-3}"
+RESP_PID=""
+resp_section() {
+  mkdir -p "$WORK/resp-schemas"
+  printf 'name: key\nversion: 1.0.0\nkey_type: string\nvalue_type: string\n' >"$WORK/resp-schemas/key.yaml"
+  "$MAPCTL" watch "$WORK/resp-schemas" --listen 127.0.0.1:0 --resp 127.0.0.1:0 --state "$WORK/resp-state" \
+    --log-level warning >"$WORK/resp.out" 2>"$WORK/resp.err" &
+  RESP_PID=$!
+  for _ in $(seq 1 200); do
+    grep -q "resp listening on" "$WORK/resp.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  local resp_port
+  resp_port=$(sed -n 's/^resp listening on .*:\([0-9]*\)$/\1/p' "$WORK/resp.out")
+  [ -n "$resp_port" ] || { cat "$WORK/resp.err" >&2; echo "RESP listener did not start" >&2; exit 1; }
+  until [ "$(redis-cli -p "$resp_port" SET key:probe x 2>/dev/null)" = "OK" ]; do sleep 0.05; done
+
+  : >"$WORK/resp.samples"
+  for round in $(seq 1 "$RESP_ROUNDS"); do
+    for connections in 2 64; do
+      for pipeline in 1 16; do
+        for target in mapctl redis; do
+          local port="$resp_port"
+          [ "$target" = redis ] && port="$REDIS_PORT"
+          redis-benchmark -p "$port" -t get,set -n "$RESP_REQUESTS" -r 100000 -c "$connections" -P "$pipeline" --csv 2>/dev/null |
+            awk -F'"' -v t="$target" -v c="$connections" -v p="$pipeline" -v r="$round" 'NR>1 {print t, $2, c, p, r, $4}' \
+            >>"$WORK/resp.samples"
+        done
+      done
+    done
+  done
+  kill "$RESP_PID" 2>/dev/null && wait "$RESP_PID" 2>/dev/null || true
+  RESP_PID=""
+
+  echo
+  echo "RESP: redis-benchmark -t get,set -n $RESP_REQUESTS -r 100000 -c 2|64 [-P 16], median of $RESP_ROUNDS alternated rounds"
+  python3 - "$WORK/resp.samples" <<'PYEOF'
+import statistics, sys
+samples = {}
+for line in open(sys.argv[1]):
+    target, test, c, p, _, rps = line.split()
+    samples.setdefault((target, test, int(c), int(p)), []).append(float(rps))
+print("| command | connections | pipeline | mapctl req/s | redis-server req/s | ratio | target | met |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for c in (2, 64):
+    for p in (1, 16):
+        for test in ("SET", "GET"):
+            ours = statistics.median(samples.get(("mapctl", test, c, p), [0]))
+            theirs = statistics.median(samples.get(("redis", test, c, p), [0])) or 1
+            target = 0.5 if p == 1 else 0.7
+            ratio = ours / theirs
+            print(f"| {test} | {c} | {'-P 16' if p > 1 else 'none'} | {ours:,.0f} | {theirs:,.0f} | {ratio:.0%} | "
+                  f"{target:.0%} | {'yes' if ratio >= target else 'no'} |")
+PYEOF
+}
+if [ "$RESP_ONLY" = 1 ]; then
+  resp_section
+  exit 0
+fi
+
 echo
 echo "| op | connections | mapctl req/s | mapctl p50 / p99 ms | redis req/s | redis p50 / p99 ms | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
@@ -144,3 +214,5 @@ print(f"| file write -> live | changes | p50 ms | p99 ms | max ms |")
 print(f"| --- | --- | --- | --- | --- |")
 print(f"| inotify | {len(samples)} | {pct(50):.1f} | {pct(99):.1f} | {samples[-1]:.1f} |")
 EOF
+
+resp_section

@@ -25,6 +25,11 @@ package final class ManagedMap<Instance: GovernableInstance>: AnyManagedMap {
 
     // MARK: - Entries, typed
 
+    /// The live instance through the inlinable read path: a caller that knows `Instance` reaches it
+    /// without the generic lookups of ``liveView`` (the RESP listener asks on every command).
+    @inlinable
+    package var liveInstance: Instance { governed.reading { $0.live } }
+
     @inlinable
     package func get(_ key: Instance.Key) throws(MapError) -> Instance.Value? {
         do {

@@ -7,7 +7,10 @@ public import MapSchema
 /// Writes go through the same path as the HTTP API's: the schema check, the breaker, the write gate
 /// of a rebuild, the counters of `mapctl_map_ops_total`.
 public protocol RESPBackend: Sendable {
-    func readEntry(map: String, key: String) throws(ControlPlaneError) -> [UInt8]
+    /// The entry's JSON (nil when absent) and the map's value type, from one look-up.
+    func lookUpEntry(map: String, key: String) throws(ControlPlaneError) -> (json: [UInt8]?, valueType: ValueType)
+    /// Writes the JSON `encode` makes for the map's value type.
+    func writeEntry(map: String, key: String, encoding: (ValueType) throws(ControlPlaneError) -> [UInt8]) throws(ControlPlaneError)
     func writeEntry(map: String, key: String, json: [UInt8]) throws(ControlPlaneError)
     func removeEntry(map: String, key: String) throws(ControlPlaneError)
     func entryValueType(map: String) throws(ControlPlaneError) -> ValueType

@@ -8,8 +8,8 @@ extension RESPSession {
     func entryKey(_ arguments: RESPArguments, _ index: Int) throws(RESPReplyError) -> (map: String, key: String) {
         let parts = arguments.withBytes(index) { bytes -> (String, String)? in
             guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-                let map = String(validating: bytes[..<colon], as: UTF8.self),
-                let key = String(validating: bytes[(colon + 1)...], as: UTF8.self)
+                let map = RESPArguments.utf8String(UnsafeRawBufferPointer(rebasing: bytes[..<colon])),
+                let key = RESPArguments.utf8String(UnsafeRawBufferPointer(rebasing: bytes[(colon + 1)...]))
             else { return nil }
             return (map, key)
         }
@@ -38,15 +38,9 @@ extension RESPSession {
         do { return try backend.entryValueType(map: map) } catch { throw Self.replyError(error, map: map) }
     }
 
-    /// The entry's JSON; nil when the key is absent.
-    func read(map: String, key: String) throws(RESPReplyError) -> [UInt8]? {
-        do {
-            return try backend.readEntry(map: map, key: key)
-        } catch  where error.code == "key_not_found" {
-            return nil
-        } catch {
-            throw Self.replyError(error, map: map)
-        }
+    /// The entry's JSON (nil when the key is absent) and its map's value type.
+    func read(map: String, key: String) throws(RESPReplyError) -> (json: [UInt8]?, valueType: ValueType) {
+        do { return try backend.lookUpEntry(map: map, key: key) } catch { throw Self.replyError(error, map: map) }
     }
 
     /// The JSON the entry API takes for argument `index`, a value of `valueType`.
@@ -66,8 +60,8 @@ extension RESPSession {
 
     func get(_ arguments: RESPArguments, into out: inout ByteBuffer) throws(RESPReplyError) {
         let (map, key) = try entryKey(arguments, 1)
-        let type = try valueType(of: map)
-        guard let json = try read(map: map, key: key) else {
+        let (json, type) = try read(map: map, key: key)
+        guard let json else {
             out.writeRESPNull(version)
             return
         }
@@ -91,8 +85,19 @@ extension RESPSession {
             )
         }
         let (map, key) = try entryKey(arguments, 1)
-        let json = try json(arguments, 2, valueType: try valueType(of: map))
-        do { try backend.writeEntry(map: map, key: key, json: json) } catch { throw Self.replyError(error, map: map) }
+        do {
+            try backend.writeEntry(map: map, key: key) { (type) throws(ControlPlaneError) -> [UInt8] in
+                try arguments.withBytes(2) { (bytes) throws(ControlPlaneError) -> [UInt8] in
+                    do throws(RESPValueTranslationError) {
+                        return try RESPValueTranslation.json(fromRESP: bytes, valueType: type)
+                    } catch {
+                        throw ControlPlaneError(.badRequest, code: "bad_value", message: error.message)
+                    }
+                }
+            }
+        } catch {
+            throw Self.replyError(error, map: map)
+        }
         out.writeRESPOK()
     }
 
@@ -134,8 +139,8 @@ extension RESPSession {
 
     func exists(_ arguments: RESPArguments, into out: inout ByteBuffer) throws(RESPReplyError) {
         var found = 0
-        for (map, key, _) in try entryKeys(arguments, stride(from: 1, to: arguments.count, by: 1)) where try read(map: map, key: key) != nil
-        {
+        for (map, key, _) in try entryKeys(arguments, stride(from: 1, to: arguments.count, by: 1))
+        where try read(map: map, key: key).json != nil {
             found += 1
         }
         out.writeRESPInteger(found)
@@ -144,8 +149,9 @@ extension RESPSession {
     func multiGet(_ arguments: RESPArguments, into out: inout ByteBuffer) throws(RESPReplyError) {
         let keys = try entryKeys(arguments, stride(from: 1, to: arguments.count, by: 1))
         var values: [([UInt8], ValueType)?] = []
-        for (map, key, type) in keys {
-            values.append(try read(map: map, key: key).map { ($0, type) })
+        for (map, key, _) in keys {
+            let (json, type) = try read(map: map, key: key)
+            values.append(json.map { ($0, type) })
         }
         out.writeRESPArrayHeader(values.count)
         for value in values {

@@ -14,7 +14,7 @@ public enum RESPValueTranslation {
     public static func json(fromRESP value: some Collection<UInt8>, valueType: ValueType) throws(RESPValueTranslationError) -> [UInt8] {
         switch valueType {
         case .scalar(.string):
-            guard String(validating: value, as: UTF8.self) != nil else {
+            guard isUTF8(value) else {
                 throw RESPValueTranslationError("a string map's values are UTF-8 text; use a bytes map for binary values")
             }
             return quoted(value)
@@ -38,6 +38,13 @@ public enum RESPValueTranslation {
         case .scalar(.json), .record, .external:
             return Array(value)
         }
+    }
+
+    /// Whether `bytes` are valid UTF-8 (ASCII checked first, without decoding).
+    static func isUTF8(_ bytes: some Collection<UInt8>) -> Bool {
+        if !bytes.contains(where: { $0 >= 0x80 }) { return true }
+        let decoded = String(decoding: bytes, as: UTF8.self)
+        return decoded.utf8.elementsEqual(bytes)
     }
 
     /// Whether `text` is a number as JSON writes one (`-12`, `3.5`, `1e-3`); the map checks its range.
