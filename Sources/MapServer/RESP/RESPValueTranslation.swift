@@ -27,12 +27,12 @@ public enum RESPValueTranslation {
             return json
         case .scalar(.int64), .scalar(.uint64), .scalar(.double):
             guard isJSONNumber(value) else {
-                throw RESPValueTranslationError("a \(valueType) map's values are decimal numbers, not '\(preview(value))'")
+                throw RESPValueTranslationError("the map holds \(valueType) values, decimal numbers, not '\(preview(value))'")
             }
             return Array(value)
         case .scalar(.bool):
             guard value.elementsEqual("true".utf8) || value.elementsEqual("false".utf8) else {
-                throw RESPValueTranslationError("a bool map's values are true or false, not '\(preview(value))'")
+                throw RESPValueTranslationError("the map holds bool values, true or false, not '\(preview(value))'")
             }
             return Array(value)
         case .scalar(.json), .record, .external:
