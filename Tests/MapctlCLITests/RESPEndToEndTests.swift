@@ -119,6 +119,34 @@ struct RESPEndToEndTests {
         #expect((Int(size.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "\(size)")
     }
 
+    @Test("SIGTERM with RESP clients connected shuts down cleanly: the connections are closed, exit 0")
+    func cleanShutdown() async throws {
+        let schema = "name: names\nversion: 1.0.0\nkey_type: string\nvalue_type: string\n"
+        let daemon = try await RESPDaemon.start(schemas: ["names.yaml": schema])
+        defer { daemon.layout.remove() }
+        #expect(try await daemon.client.run(["SET", "names:kept", "across the restart"]).stdout == "OK\n")
+        // A client that stays connected, its last command answered.
+        let port = daemon.port
+        let connection = Task {
+            try await RawSocket.onThread { () throws -> [UInt8] in
+                let fd = try RawSocket.connect(port: port, timeoutSeconds: 60)
+                defer { close(fd) }
+                try RawSocket.sendAll(fd, Array("PING\r\n".utf8))
+                return RawSocket.readToEnd(fd)  // until the daemon closes the connection
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let stopped = try await daemon.daemon.stop(signal: SIGTERM, timeout: .seconds(60))
+        #expect(stopped.exitCode == 0, "\(stopped)")
+        #expect(stopped.stderr.contains("shut down cleanly"), "\(stopped.stderr)")
+        #expect(String(decoding: try await connection.value, as: UTF8.self) == "+PONG\r\n")
+
+        // The contents were saved at shutdown and come back over RESP.
+        let restarted = try await RESPDaemon.start(layout: daemon.layout, maps: ["names"])
+        defer { restarted.stop() }
+        #expect(try await restarted.client.run(["GET", "names:kept"]).stdout == "across the restart\n")
+    }
+
     @Test("No acknowledged SET is lost across a rebuild to a new version")
     func noAcknowledgedSetLost() async throws {
         func schema(_ version: String, shards: Int) -> String {
@@ -173,10 +201,19 @@ struct RESPDaemon: Sendable {
     let port: Int
 
     var client: RESPClient { RESPClient(host: host, port: port) }
+    var layout: DaemonProcess.Layout { daemon.layout }
 
     static func start(schemas: [String: String], arguments: [String] = [], respHost: String = "127.0.0.1") async throws -> RESPDaemon {
         let layout = try DaemonProcess.Layout.make()
         for (name, yaml) in schemas { try layout.writeSchema(name, yaml) }
+        return try await start(
+            layout: layout, maps: schemas.keys.map { String($0.prefix { $0 != "." }) }, arguments: arguments, respHost: respHost)
+    }
+
+    /// Starts on `layout` (a restart when it holds state) and waits for `maps` to be live.
+    static func start(layout: DaemonProcess.Layout, maps: [String], arguments: [String] = [], respHost: String = "127.0.0.1") async throws
+        -> RESPDaemon
+    {
         let cli = try CLIRunner()
         let daemon = try await DaemonProcess.start(cli, layout: layout, arguments: ["--resp", "\(respHost):0"] + arguments)
         guard let output = try await daemon.process.waitForOutput(containing: "resp listening on ", timeout: .seconds(60)),
@@ -188,8 +225,7 @@ struct RESPDaemon: Sendable {
         }
         // Every schema's map is live before the test starts (the first reconcile).
         let session = Session(cli: cli, daemon: daemon)
-        for name in schemas.keys {
-            let map = String(name.prefix { $0 != "." })
+        for map in maps {
             _ = try await session.waitForStatus(map) { ($0["live_version"] as? String) != nil }
         }
         return RESPDaemon(cli: cli, daemon: daemon, host: respHost, port: port)

@@ -56,7 +56,8 @@ enum RESPCommand: String, CaseIterable, Sendable {
 
     /// The command named by `name` (any case); nil for one the listener does not know.
     ///
-    /// Names are at most 8 bytes: packed into a word and looked up in a table built once, no String.
+    /// Names are at most 8 bytes: packed into a word and compared with a short table built once, the
+    /// frequent commands first; no String, no hashing.
     static func named(_ name: UnsafeRawBufferPointer) -> RESPCommand? {
         guard name.count <= 8, !name.isEmpty else { return nil }
         var word: UInt64 = 0
@@ -64,16 +65,15 @@ enum RESPCommand: String, CaseIterable, Sendable {
             let lower = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
             word = word << 8 | UInt64(lower)
         }
-        return table[word]
+        for (packed, command) in table where packed == word {
+            return command
+        }
+        return nil
     }
 
-    private static let table: [UInt64: RESPCommand] = {
-        var table: [UInt64: RESPCommand] = [:]
-        for command in allCases {
-            var word: UInt64 = 0
-            for byte in command.rawValue.utf8 { word = word << 8 | UInt64(byte) }
-            table[word] = command
-        }
-        return table
-    }()
+    private static let table: [(UInt64, RESPCommand)] = allCases.map { command in
+        var word: UInt64 = 0
+        for byte in command.rawValue.utf8 { word = word << 8 | UInt64(byte) }
+        return (word, command)
+    }
 }
