@@ -53,12 +53,15 @@ struct RESPHandlerTests {
           age: int64?
         """
 
-    static func channel(_ controller: Controller, requiresToken: Bool, metrics: RESPCommandMetrics? = nil) throws -> EmbeddedChannel {
+    static func channel(
+        _ controller: Controller, requiresToken: Bool, metrics: RESPCommandMetrics? = nil, limits: RESPLimits = RESPLimits()
+    ) throws -> EmbeddedChannel {
         let session = RESPSession(
-            backend: controller, authorization: RESPAuthorization(token: token, requiresToken: requiresToken), metrics: metrics, clientID: 1
-        )
+            backend: controller, authorization: RESPAuthorization(token: token, requiresToken: requiresToken), metrics: metrics,
+            clientID: 1,
+            limits: limits)
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(session: session, limits: RESPLimits()))
+        try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(session: session, limits: limits))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -247,6 +250,43 @@ struct RESPHandlerTests {
         let channel = try Self.channel(controller, requiresToken: false)
         #expect(try Self.exchange(channel, [["QUIT"], ["PING"]]) == [.simpleString("OK")])
         #expect(!channel.isActive)
+        await controller.shutdown()
+    }
+
+    @Test("A value over the limit, and an MGET whose reply would be too large, are refused; large replies go out as they grow")
+    func sizeLimits() async throws {
+        let (controller, directory) = try await Self.controller(Self.maps)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let limits = RESPLimits(maxValueBytes: 300_000, maxReplyBytes: 1_000_000)
+        let channel = try Self.channel(controller, requiresToken: false, limits: limits)
+        let big = String(repeating: "x", count: 299_000)
+        let replies = try Self.exchange(
+            channel,
+            [
+                ["SET", "names:big", big], ["SET", "names:huge", big + String(repeating: "y", count: 2000)],
+                ["MSET", "names:a", "1", "names:b", big + big],
+                ["MGET", "names:big", "names:big", "names:big"], ["MGET", "names:big", "names:big", "names:big", "names:big"],
+            ])
+        #expect(replies[0] == .simpleString("OK"))
+        #expect(replies[1].errorText?.hasPrefix("ERR too_large the value has 301000 bytes") == true, "\(replies[1])")
+        #expect(replies[2].errorText?.hasPrefix("ERR too_large") == true)
+        #expect(replies[3] == .array(Array(repeating: .bulk(big), count: 3)))
+        #expect(replies[4].errorText?.hasPrefix("ERR too_large the reply would exceed") == true)
+        #expect(try Self.exchange(channel, [["EXISTS", "names:a"]]) == [.integer(0)], "MSET wrote nothing")
+
+        // Pipelined GETs of large values: the replies are written as they pass the threshold.
+        try channel.writeInbound(ByteBuffer(string: Array(repeating: Self.command(["GET", "names:big"]), count: 4).joined()))
+        var writes = 0
+        var all = ByteBuffer()
+        while var part = try channel.readOutbound(as: ByteBuffer.self) {
+            writes += 1
+            all.writeBuffer(&part)
+        }
+        #expect(writes >= 2)
+        var values: [RESPValue] = []
+        while let value = try RESPValueParser().next(in: &all) { values.append(value) }
+        #expect(values == Array(repeating: .bulk(big), count: 4))
+        _ = try? channel.finish()
         await controller.shutdown()
     }
 

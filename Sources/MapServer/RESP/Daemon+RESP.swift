@@ -14,7 +14,9 @@ extension Daemon {
         metrics: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws -> (service: any Service, address: String)? {
-        guard let resp = configuration.resp else { return nil }
+        guard var resp = configuration.resp else { return nil }
+        // A value is limited as over HTTP.
+        resp.limits.maxValueBytes = min(resp.limits.maxValueBytes, configuration.routes.maxEntryBodyBytes)
         guard let backend = controller as? any RESPBackend else {
             throw DaemonError("resp: this controller has no synchronous entry API to serve RESP from")
         }

@@ -4,8 +4,10 @@ import NIOCore
 /// and writes all their replies with one flush when the read is done (pipelining).
 ///
 /// A protocol error is answered with `-ERR Protocol error: …` and the connection closed. While the
-/// socket does not take the replies (a client that pipelines and never reads), no more is read, so a
-/// connection's memory stays bounded by ``RESPLimits`` and the channel's write watermarks.
+/// socket does not take the replies (a client that pipelines and never reads), no more commands are run
+/// and no more is read: replies are written as they pass ``flushThreshold``, and when the channel stops
+/// being writable the rest of the read waits. So a connection's memory stays bounded by ``RESPLimits``,
+/// the threshold and the channel's write watermarks.
 final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -20,6 +22,10 @@ final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
     private var isClosing = false
     /// A `read` held back while the channel was not writable.
     private var heldRead = false
+    /// Commands left in `cumulation` until the channel is writable again.
+    private var isPaused = false
+    /// Replies are written once this many bytes have piled up, without waiting for the read to end.
+    static var flushThreshold: Int { 256 << 10 }
 
     init(session: RESPSession<Backend>, limits: RESPLimits) {
         self.session = session
@@ -36,7 +42,7 @@ final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
         } else {
             cumulation = incoming
         }
-        process(context: context)
+        if !isPaused { process(context: context) }
     }
 
     private func process(context: ChannelHandlerContext) {
@@ -51,6 +57,14 @@ final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
                 if case .close = outcome {
                     isClosing = true
                     break
+                }
+                if out.readableBytes >= Self.flushThreshold {
+                    context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                    out = context.channel.allocator.buffer(capacity: 256)
+                    if !context.channel.isWritable {
+                        isPaused = true
+                        break
+                    }
                 }
             }
         } catch {
@@ -88,7 +102,7 @@ final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard context.channel.isWritable else {
+        guard context.channel.isWritable, !isPaused else {
             heldRead = true
             return
         }
@@ -96,7 +110,12 @@ final class RESPChannelHandler<Backend: RESPBackend>: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, heldRead {
+        if context.channel.isWritable, isPaused {
+            isPaused = false
+            process(context: context)
+            flushOutput(context: context)
+        }
+        if context.channel.isWritable, !isPaused, heldRead {
             heldRead = false
             context.read()
         }

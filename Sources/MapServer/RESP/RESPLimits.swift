@@ -14,19 +14,27 @@ public struct RESPLimits: Sendable, Hashable {
     public var maxInlineBytes: Int
     /// How deeply aggregates may nest in a parsed reply (``RESPValueParser``).
     public var maxDepth: Int
+    /// The largest value `SET` and `MSET` take (the daemon sets the HTTP API's entry body limit).
+    public var maxValueBytes: Int
+    /// The largest reply one command may build (`MGET` of many large values).
+    public var maxReplyBytes: Int
 
     public init(
         maxBulkBytes: Int = 4 << 20,
         maxArguments: Int = 1 << 20,
         maxRequestBytes: Int = 16 << 20,
         maxInlineBytes: Int = 64 << 10,
-        maxDepth: Int = 32
+        maxDepth: Int = 32,
+        maxValueBytes: Int = 1 << 20,
+        maxReplyBytes: Int = 64 << 20
     ) {
         self.maxBulkBytes = maxBulkBytes
         self.maxArguments = maxArguments
         self.maxRequestBytes = maxRequestBytes
         self.maxInlineBytes = maxInlineBytes
         self.maxDepth = maxDepth
+        self.maxValueBytes = maxValueBytes
+        self.maxReplyBytes = maxReplyBytes
     }
 }
 

@@ -61,7 +61,7 @@ public final class RESPServer<Backend: RESPBackend>: Service, Sendable {
                     let session = RESPSession(
                         backend: self.backend, authorization: self.authorization, metrics: self.metrics,
                         clientID: self.nextClientID.wrappingAdd(1, ordering: .relaxed).oldValue,
-                        peer: channel.remoteAddress.map(Self.text(of:)) ?? ""
+                        peer: channel.remoteAddress.map(Self.text(of:)) ?? "", limits: limits
                     )
                     try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(session: session, limits: limits))
                 }

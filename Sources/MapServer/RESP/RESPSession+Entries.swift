@@ -45,6 +45,7 @@ extension RESPSession {
 
     /// The JSON the entry API takes for argument `index`, a value of `valueType`.
     func json(_ arguments: RESPArguments, _ index: Int, valueType: ValueType) throws(RESPReplyError) -> [UInt8] {
+        try checkValueSize(arguments, index)
         let result = arguments.withBytes(index) { bytes -> Result<[UInt8], RESPValueTranslationError> in
             do throws(RESPValueTranslationError) {
                 return .success(try RESPValueTranslation.json(fromRESP: bytes, valueType: valueType))
@@ -55,6 +56,14 @@ extension RESPSession {
         switch result {
         case .success(let json): return json
         case .failure(let error): throw RESPReplyError("ERR bad_value \(error.message)")
+        }
+    }
+
+    /// A value over the limit is refused as the HTTP API refuses a body over it.
+    func checkValueSize(_ arguments: RESPArguments, _ index: Int) throws(RESPReplyError) {
+        let size = arguments.ranges[index].count
+        guard size <= limits.maxValueBytes else {
+            throw RESPReplyError("ERR too_large the value has \(size) bytes, over the limit of \(limits.maxValueBytes)")
         }
     }
 
@@ -85,6 +94,7 @@ extension RESPSession {
             )
         }
         let (map, key) = try entryKey(arguments, 1)
+        try checkValueSize(arguments, 2)
         do {
             try backend.writeEntry(map: map, key: key) { (type) throws(ControlPlaneError) -> [UInt8] in
                 try arguments.withBytes(2) { (bytes) throws(ControlPlaneError) -> [UInt8] in
@@ -149,8 +159,13 @@ extension RESPSession {
     func multiGet(_ arguments: RESPArguments, into out: inout ByteBuffer) throws(RESPReplyError) {
         let keys = try entryKeys(arguments, stride(from: 1, to: arguments.count, by: 1))
         var values: [([UInt8], ValueType)?] = []
+        var replyBytes = 0
         for (map, key, _) in keys {
             let (json, type) = try read(map: map, key: key)
+            replyBytes += (json?.count ?? 0) + 16
+            guard replyBytes <= limits.maxReplyBytes else {
+                throw RESPReplyError("ERR too_large the reply would exceed \(limits.maxReplyBytes) bytes: ask for fewer keys at a time")
+            }
             values.append(json.map { ($0, type) })
         }
         out.writeRESPArrayHeader(values.count)

@@ -28,6 +28,7 @@ public struct RESPSession<Backend: RESPBackend> {
     public let backend: Backend
     let authorization: RESPAuthorization
     let metrics: RESPCommandMetrics?
+    let limits: RESPLimits
     let clientID: Int
     let peer: String
     public internal(set) var version: RESPVersion = .resp2
@@ -41,10 +42,14 @@ public struct RESPSession<Backend: RESPBackend> {
         case close
     }
 
-    public init(backend: Backend, authorization: RESPAuthorization, metrics: RESPCommandMetrics?, clientID: Int, peer: String = "") {
+    public init(
+        backend: Backend, authorization: RESPAuthorization, metrics: RESPCommandMetrics?, clientID: Int, peer: String = "",
+        limits: RESPLimits = RESPLimits()
+    ) {
         self.backend = backend
         self.authorization = authorization
         self.metrics = metrics
+        self.limits = limits
         self.clientID = clientID
         self.peer = peer
         isAuthenticated = !authorization.requiresToken
