@@ -263,7 +263,9 @@ extension LiveMap {
                 for index in 0..<batch.count {
                     entries[index].hash = hasher.hash(entries[index].key)
                     if sized, entries[index].size < 0 {
-                        entries[index].size = keyByteCount(entries[index].key) + valueByteCount(entries[index].value)
+                        entries[index].size =
+                            keyByteCount(entries[index].key)
+                            + (valueHeapByteCount?(entries[index].value) ?? valueByteCount(entries[index].value))
                     }
                 }
                 storeInBulk.storeBatch(batch, now: now())

@@ -44,6 +44,8 @@ public final class DynamicMap: Sendable {
         var configuration = LiveMap<MapKey, JSONValue>.Configuration(schema: schema, clock: clock)
         configuration.keyByteCount = { $0.byteCount }
         configuration.valueByteCount = { $0.serializedCount }
+        // Memory is counted as it is held (buffers, long strings), while max_value_bytes stays in JSON bytes.
+        configuration.valueHeapByteCount = { $0.estimatedHeapBytes }
         configuration.countsPayloadBytes = true
         // The daemon's operations cost microseconds (HTTP); time every one for exact p99s.
         configuration.latencySampleInterval = 1

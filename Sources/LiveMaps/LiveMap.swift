@@ -34,6 +34,9 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         /// Whether ``LiveMap/estimatedBytes`` adds the byte counts of stored keys and values
         /// (for values with out-of-line storage, such as strings); costs 4 bytes per slot.
         public var countsPayloadBytes: Bool
+        /// The bytes a stored value holds outside its slot, for ``LiveMap/estimatedBytes``; nil counts
+        /// ``valueByteCount``. Separate because a limit is stated in serialized bytes while memory is not.
+        public var valueHeapByteCount: (@Sendable (Value) -> Int)?
         /// An entry expires this long after its last write; nil for never.
         public var ttl: Duration?
         /// Batching of the `serialized` strategy.
@@ -70,6 +73,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
             self.keyByteCount = { defaultByteCount($0) }
             self.valueByteCount = { defaultByteCount($0) }
             self.countsPayloadBytes = false
+            self.valueHeapByteCount = nil
             self.ttl = ttl
             self.batch = batch
             self.clock = clock
@@ -128,6 +132,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     @usableFromInline let maxValueBytes: Int
     @usableFromInline let keyByteCount: @Sendable (Key) -> Int
     @usableFromInline let valueByteCount: @Sendable (Value) -> Int
+    @usableFromInline let valueHeapByteCount: (@Sendable (Value) -> Int)?
     @usableFromInline let maxEntries: Int?
 
     /// This map's counters (ops by kind and result, latency, contention, evictions, expirations, faults).
@@ -149,6 +154,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         self.checksSizes = configuration.maxKeyBytes != nil || configuration.maxValueBytes != nil || configuration.countsPayloadBytes
         self.keyByteCount = configuration.keyByteCount
         self.valueByteCount = configuration.valueByteCount
+        self.valueHeapByteCount = configuration.valueHeapByteCount
         self.maxEntries = configuration.maxEntries
         let policy = EntryPolicy(
             ttl: configuration.ttl.map { max(1, $0.nanosecondsClamped) } ?? 0,
@@ -254,7 +260,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
             finishOp(op, .error, start)
             throw .badValue("value is \(valueBytes) bytes; max_value_bytes is \(maxValueBytes)")
         }
-        return keyBytes + valueBytes
+        return keyBytes + (valueHeapByteCount?(value) ?? valueBytes)
     }
 
     @usableFromInline
@@ -456,7 +462,7 @@ extension LiveMap {
                 if keyBytes > maxKeyBytes { throw .badKey("key over max_key_bytes") }
                 if valueBytes > maxValueBytes { throw .badValue("value over max_value_bytes") }
             }
-            size = keyBytes + valueBytes
+            size = keyBytes + (valueHeapByteCount?(value) ?? valueBytes)
         }
         let hash = hasher.hash(key)
         let stored: Bool
