@@ -34,6 +34,7 @@ extension Controller {
     public nonisolated func writeEntry(
         map name: String, key: String, encoding encode: (ValueType) throws(ControlPlaneError) -> [UInt8]
     ) throws(ControlPlaneError) {
+        try memoryLimit?.checkWrite()
         let map = try managedMap(name)
         if let dynamic = map as? ManagedMap<DynamicMap> {
             let live = dynamic.liveInstance

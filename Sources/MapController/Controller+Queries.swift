@@ -108,6 +108,7 @@ extension Controller {
 
     /// Stores a JSON value under `key`, checked against the map's schema, through the breaker and the write gate.
     public nonisolated func writeEntry(map name: String, key: String, json: [UInt8]) throws(ControlPlaneError) {
+        try memoryLimit?.checkWrite()
         let map = try managedMap(name)
         do { try map.putJSON(key, json) } catch { throw Self.controlPlaneError(error) }
     }

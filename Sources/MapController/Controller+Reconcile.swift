@@ -12,6 +12,8 @@ extension Controller {
         guard yaml.count <= configuration.maxApplyBytes else {
             throw ControlPlaneError(.tooLarge, code: "too_large", message: "the body is \(yaml.count) bytes, over the limit of \(configuration.maxApplyBytes)")
         }
+        let progress = configuration.reconcileProgress.begin()
+        defer { configuration.reconcileProgress.end(progress) }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
         options.allowMultipleDocuments = true
@@ -49,6 +51,8 @@ extension Controller {
     public func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport {
         directoryReconcilesBegun += 1
         defer { directoryReconcilesDone += 1 }
+        let progress = configuration.reconcileProgress.begin()
+        defer { configuration.reconcileProgress.end(progress) }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
         let set = SchemaLoader.load(paths: [path], options: options, cache: directoryDecodeCache)

@@ -40,6 +40,10 @@ public actor Controller: ControlPlane {
         /// Called with the map's name on the rebuild's own thread before a rebuild or cold rollback
         /// copies (tests hold a rebuild there to observe the control plane meanwhile).
         package var beforeRebuild: (@Sendable (String) -> Void)?
+        /// Entry writes are refused (503 `memory_limit`) while resident memory is over this (`--max-memory`).
+        public var maxMemoryBytes: Int?
+        /// Since when a reconcile or apply runs, readable while the actor is busy (`/readyz` reads it).
+        public var reconcileProgress = ReconcileProgress()
 
         public init(
             stateDirectory: String = ".mapctl",
@@ -48,7 +52,8 @@ public actor Controller: ControlPlane {
             mapClock: any MapClock = SystemMapClock(),
             maxApplyBytes: Int = 4 << 20,
             requeueBackoff: Duration = .milliseconds(500),
-            maxRequeueBackoff: Duration = .seconds(60)
+            maxRequeueBackoff: Duration = .seconds(60),
+            maxMemoryBytes: Int? = nil
         ) {
             self.stateDirectory = stateDirectory
             self.allowFaultInjection = allowFaultInjection
@@ -57,6 +62,7 @@ public actor Controller: ControlPlane {
             self.maxApplyBytes = maxApplyBytes
             self.requeueBackoff = requeueBackoff
             self.maxRequeueBackoff = maxRequeueBackoff
+            self.maxMemoryBytes = maxMemoryBytes
         }
     }
 
@@ -66,6 +72,8 @@ public actor Controller: ControlPlane {
     let clock: any RolloutClock
     /// The governed maps, readable without the actor (entry API, typed handles).
     nonisolated let registry = MapRegistry()
+    /// `maxMemoryBytes`, checked by every entry write.
+    nonisolated let memoryLimit: MemoryLimit?
 
     var records: [String: MapRecord] = [:]
     var counters = ControllerCounters()
@@ -96,6 +104,7 @@ public actor Controller: ControlPlane {
         self.configuration = configuration
         self.logger = logger
         self.clock = configuration.clock
+        self.memoryLimit = configuration.maxMemoryBytes.map { MemoryLimit(bytes: $0) }
         self.store = try StateStore(directory: configuration.stateDirectory)
     }
 

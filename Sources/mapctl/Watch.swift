@@ -94,6 +94,22 @@ struct Watch: AsyncParsableCommand {
     )
     var enableFaultInjection = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Refuse entry writes with 503 memory_limit while the daemon's resident memory is over BYTES (e.g. 512MiB, 2GiB, 1000000); reads and deletes go on. No limit by default.",
+            valueName: "BYTES"
+        )
+    )
+    var maxMemory: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "/readyz answers 503 reconcile_stalled while a reconcile or apply has run longer than this (default 30s).",
+            valueName: "DURATION"
+        )
+    )
+    var maxReconcile: String = "30s"
+
     @Option(help: "Log format: text for people, json for machines.")
     var logFormat: LogFormatOption = .text
 
@@ -121,6 +137,12 @@ struct Watch: AsyncParsableCommand {
         for name in allowedHosts where HostAllowList(extraHosts: [name]).extraHosts.isEmpty {
             throw ValidationError("--allowed-host must be a host name or address such as mapctl.internal, not '\(name)'")
         }
+        if let maxMemory, DaemonConfiguration.parseByteSize(maxMemory) == nil {
+            throw ValidationError("--max-memory must be a positive size such as 512MiB, 2GiB or 1000000, not '\(maxMemory)'")
+        }
+        guard let limit = try? GoDuration.parse(maxReconcile), limit > .zero else {
+            throw ValidationError("--max-reconcile must be a positive duration such as 30s, not '\(maxReconcile)'")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("DIR '\(directory)' is not a directory")
@@ -129,7 +151,7 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try DaemonConfiguration.parseListenAddress(listen)
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             directory: directory,
             host: host,
             port: port,
@@ -144,6 +166,8 @@ struct Watch: AsyncParsableCommand {
                 return RESPConfiguration(host: host, port: port)
             }
         )
+        configuration.maxMemoryBytes = maxMemory.flatMap { DaemonConfiguration.parseByteSize($0) }
+        configuration.routes.maxReconcileDuration = try GoDuration.parse(maxReconcile)
         let format = logFormat.format
         let level = logLevel.level
         LoggingSystem.bootstrap { label in

@@ -72,10 +72,13 @@ public enum Daemon {
             configuration: Controller.Configuration(
                 stateDirectory: configuration.stateDirectory,
                 allowFaultInjection: configuration.enableFaultInjection,
-                maxApplyBytes: configuration.routes.maxApplyBodyBytes
+                maxApplyBytes: configuration.routes.maxApplyBodyBytes,
+                maxMemoryBytes: configuration.maxMemoryBytes
             ),
             logger: logger
         )
+        var configuration = configuration
+        configuration.routes.reconcileProgress = controller.configuration.reconcileProgress
         try await serve(
             controller: controller, configuration: configuration, logger: logger, onListening: onListening,
             onRESPListening: onRESPListening, onServiceGroup: onServiceGroup)

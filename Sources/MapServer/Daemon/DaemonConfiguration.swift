@@ -1,4 +1,5 @@
 public import Logging
+import MapController
 
 /// Everything `mapctl watch` sets: what to watch, where to listen, where state lives.
 public struct DaemonConfiguration: Sendable {
@@ -30,6 +31,8 @@ public struct DaemonConfiguration: Sendable {
     public var shutdownGracePeriod: Duration = .seconds(3)
     /// The Redis-protocol listener (`--resp ADDR`); nil, the default, serves none.
     public var resp: RESPConfiguration?
+    /// Entry writes get 503 `memory_limit` while resident memory is over this (`--max-memory`); nil: no limit.
+    public var maxMemoryBytes: Int?
 
     public init(
         directory: String,
@@ -58,6 +61,10 @@ public struct DaemonConfiguration: Sendable {
         self.allowedHosts = allowedHosts
         self.resp = resp
     }
+
+    /// Parses `--max-memory`: `512MiB`, `2GiB`, `64KiB`, `1000000` (bytes), `500MB` (powers of 1000);
+    /// nil for anything else or zero.
+    public static func parseByteSize(_ text: String) -> Int? { MemoryLimit.parseBytes(text) }
 
     /// Parses `--listen`: `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (loopback) or `PORT`.
     ///

@@ -23,6 +23,11 @@ public struct MapctlRoutesConfiguration: Sendable {
     public var additionalMetrics: [PrometheusCollectorRegistry]
     /// When set, `/readyz` also waits for this gate (the daemon's first directory reconcile).
     public var readinessGate: ReadinessGate?
+    /// When set, `/readyz` answers 503 `reconcile_stalled` while a reconcile has run longer than
+    /// ``maxReconcileDuration``, read without waiting for the controller (which that reconcile holds).
+    public var reconcileProgress: ReconcileProgress?
+    /// How long a reconcile may run before `/readyz` turns 503 (`--max-reconcile`, 30 s).
+    public var maxReconcileDuration: Duration = .seconds(30)
 
     public init(
         maxApplyBodyBytes: Int = 1 << 20,
@@ -142,6 +147,13 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     }
 
     func readyz() async -> Response {
+        if let running = configuration.reconcileProgress?.runningFor, running > configuration.maxReconcileDuration {
+            return APIResponse.error(
+                .serviceUnavailable, code: "reconcile_stalled",
+                message:
+                    "a reconcile has run for \(running.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))), "
+                    + "over the limit of \(configuration.maxReconcileDuration.formatted(.units(allowed: [.seconds])))")
+        }
         if configuration.readinessGate?.isOpen ?? true, await controlPlane.isReady {
             return APIResponse.raw(Array(#"{"status":"ready"}"#.utf8) + [10])
         }
