@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Prometheus
+import Synchronization
 
 /// Counts the API's own requests in `mapctl_http_requests_total{method,route,status}`.
 ///
@@ -8,6 +9,9 @@ public import Prometheus
 /// registry to the routes' configuration so that `/metrics` emits it.
 public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let registry: PrometheusCollectorRegistry
+    /// Counter handles by (method, route, status), made once each: the registry validates and sorts
+    /// labels under its lock on every `makeCounter`, which had been a cost of every request.
+    private let counters = HTTPCounterCache()
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -36,15 +40,36 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func count(_ request: Request, route: String?, status: Int) {
+        let key = HTTPCounterCache.Key(method: Self.label(for: request.method), route: route ?? "unmatched", status: status)
+        if let counter = counters.counter(for: key) {
+            counter.increment()
+            return
+        }
         let descriptor = MetricNameDescriptor(
             namespace: "mapctl",
             metricName: "http_requests",
             unitName: "total",
             helpText: "HTTP requests served, by method, route pattern and status."
         )
-        registry.makeCounter(
-            descriptor: descriptor,
-            labels: [("method", Self.label(for: request.method)), ("route", route ?? "unmatched"), ("status", String(status))]
-        ).increment()
+        let counter = registry.makeCounter(
+            descriptor: descriptor, labels: [("method", key.method), ("route", key.route), ("status", String(status))]
+        )
+        counters.store(counter, for: key)
+        counter.increment()
     }
+}
+
+/// The counters made so far. Routes are patterns and methods a short list, so the set stays small.
+final class HTTPCounterCache: Sendable {
+    struct Key: Hashable, Sendable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    private let counters = Mutex<[Key: Prometheus.Counter]>([:])
+
+    func counter(for key: Key) -> Prometheus.Counter? { counters.withLock { $0[key] } }
+
+    func store(_ counter: Prometheus.Counter, for key: Key) { counters.withLock { $0[key] = counter } }
 }
