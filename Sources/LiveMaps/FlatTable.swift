@@ -76,7 +76,9 @@ final class FlatTable<Key: Hashable, Value> {
         control = .allocate(capacity: capacity)
         control.initialize(repeating: 0, count: capacity)
         slots = .allocate(capacity: capacity)
-        if Self.isTrivial { UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: capacity * MemoryLayout<Slot>.stride) }
+        if Self.isTrivial {
+            UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: capacity * MemoryLayout<Slot>.stride)
+        }
         if isOrdered { links = .allocate(capacity: capacity) }
         if isTimed { deadlines = .allocate(capacity: capacity) }
         if isSized { sizes = .allocate(capacity: capacity) }
@@ -276,7 +278,9 @@ final class FlatTable<Key: Hashable, Value> {
         control = .allocate(capacity: newCapacity)
         control.initialize(repeating: 0, count: newCapacity)
         slots = .allocate(capacity: newCapacity)
-        if Self.isTrivial { UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: newCapacity * MemoryLayout<Slot>.stride) }
+        if Self.isTrivial {
+            UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: newCapacity * MemoryLayout<Slot>.stride)
+        }
         links = isOrdered ? .allocate(capacity: newCapacity) : nil
         deadlines = isTimed ? .allocate(capacity: newCapacity) : nil
         sizes = isSized ? .allocate(capacity: newCapacity) : nil
@@ -314,7 +318,6 @@ final class FlatTable<Key: Hashable, Value> {
         oldDeadlines?.deallocate()
         oldSizes?.deallocate()
     }
-
 
     /// Calls `body` with every entry: in recency order (oldest first) when ordered, else in slot order.
     @inlinable

@@ -1,9 +1,10 @@
+import MapSchema
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import MapSchema
 
 /// Checks JSON values against a schema's `value_type` and normalizes numbers to the declared kind.
 package struct ValueValidator: Sendable {

@@ -171,7 +171,9 @@ extension Controller {
         )
     }
 
-    static func sample(_ instance: any InstanceView, map: String, schema: MapSchema, role: String, breaker: BreakerState) -> MapMetricsSample {
+    static func sample(_ instance: any InstanceView, map: String, schema: MapSchema, role: String, breaker: BreakerState)
+        -> MapMetricsSample
+    {
         let snapshot = instance.counters.snapshot()
         var ops: [(op: String, result: String, count: UInt64)] = []
         for op in OpKind.allCases {

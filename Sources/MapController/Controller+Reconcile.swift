@@ -10,7 +10,8 @@ extension Controller {
 
     public func apply(yaml: [UInt8], source: String, isDryRun: Bool, prune: Bool) async throws(ControlPlaneError) -> ApplyReport {
         guard yaml.count <= configuration.maxApplyBytes else {
-            throw ControlPlaneError(.tooLarge, code: "too_large", message: "the body is \(yaml.count) bytes, over the limit of \(configuration.maxApplyBytes)")
+            throw ControlPlaneError(
+                .tooLarge, code: "too_large", message: "the body is \(yaml.count) bytes, over the limit of \(configuration.maxApplyBytes)")
         }
         let progress = configuration.reconcileProgress.begin()
         defer { configuration.reconcileProgress.end(progress) }
@@ -161,7 +162,12 @@ extension Controller {
                     file: document.file, line: document.nameLine, column: document.nameColumn,
                     message: "map '\(document.schema.name)' is defined more than once"
                 )
-                invalid.append((InvalidDocument(file: document.file, name: document.schema.name, version: document.schema.version.description, diagnostics: [diagnostic]), source))
+                invalid.append(
+                    (
+                        InvalidDocument(
+                            file: document.file, name: document.schema.name, version: document.schema.version.description,
+                            diagnostics: [diagnostic]), source
+                    ))
             }
             valid.removeAll { duplicates.contains($0.0.schema.name) }
         }
@@ -205,7 +211,10 @@ extension Controller {
         if prune {
             let keep = Set(valid.map(\.0.schema.name)).union(invalidNames).union(notReceivedAgain.map(\.schema.name))
             for name in records.keys.sorted() where !keep.contains(name) && records[name]?.state.liveVersion != nil {
-                plan.append(PlanEntry(name: name, action: .prune, fromVersion: records[name]?.state.liveVersion?.description, reason: "no document for this map"))
+                plan.append(
+                    PlanEntry(
+                        name: name, action: .prune, fromVersion: records[name]?.state.liveVersion?.description,
+                        reason: "no document for this map"))
                 if !isDryRun { pruneMap(name) }
             }
         }
@@ -231,7 +240,8 @@ extension Controller {
             $0.version == document.schema.version && $0.contentSHA256 == document.contentSHA256
         }
         let known = try? store.document(name: name, version: document.schema.version)
-        var decision = Planner.plan(document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
+        var decision = Planner.plan(
+            document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
         // A map a service bound to its Swift types takes only versions those types fit.
         if let binding = registry.binding(of: name), decision.changesLive {
             do {
@@ -329,7 +339,8 @@ extension Controller {
     /// The governed map for a new (or restored) map: typed when a service bound it, else dynamic.
     func makeManagedMap(_ name: String, schema: MapSchema) -> any AnyManagedMap {
         if let binding = registry.binding(of: name) {
-            let map = binding.managedMap(schema: schema, breakerPolicy: schema.circuitBreaker, clock: clock, mapClock: configuration.mapClock)
+            let map = binding.managedMap(
+                schema: schema, breakerPolicy: schema.circuitBreaker, clock: clock, mapClock: configuration.mapClock)
             if map.liveView.schema != schema {
                 // Made earlier for another version (the map was pruned since): start it afresh, empty.
                 _ = map.rebuild(to: schema, standby: .none, carriesData: false)
@@ -359,7 +370,9 @@ extension Controller {
         records[name] = record
         registry.set(makeManagedMap(name, schema: document.schema), for: name)
         counters.registerMap(name)
-        logger.info("map created", metadata: ["map": .string(name), "version": .string(document.schema.version.description), "source": .string(source)])
+        logger.info(
+            "map created",
+            metadata: ["map": .string(name), "version": .string(document.schema.version.description), "source": .string(source)])
     }
 
     func update(
@@ -399,7 +412,8 @@ extension Controller {
         var reason = "update (\(kind?.rawValue ?? "no data change"))"
         if let dropped, dropped > 0 { reason += ", \(dropped) entries dropped" }
         if midWindow { reason += ", replacing \(previous.schema.version) mid-window; standby stays \(standbyDocument!.schema.version)" }
-        let entry = history(.apply, version: schema.version, from: previous.schema.version, source: source, sha: document.contentSHA256, reason: reason)
+        let entry = history(
+            .apply, version: schema.version, from: previous.schema.version, source: source, sha: document.contentSHA256, reason: reason)
         try store.save(state, appending: [entry], recording: [applied(document, source: source)], at: clock.currentDate)
 
         rebuildsInFlight.insert(name)
@@ -471,9 +485,11 @@ extension Controller {
         counters.countReconcile("invalid")
         var record = records[name] ?? MapRecord(state: PersistedMapState(name: name))
         let reason = diagnostics.first { $0.severity == .error }?.message ?? "invalid document"
-        logger.error("invalid schema document; live version untouched", metadata: [
-            "map": .string(name), "version": .string(version ?? "?"), "source": .string(source), "reason": .string(reason),
-        ])
+        logger.error(
+            "invalid schema document; live version untouched",
+            metadata: [
+                "map": .string(name), "version": .string(version ?? "?"), "source": .string(source), "reason": .string(reason),
+            ])
         // The same invalid input again changes nothing (no new history entry).
         if let current = record.state.invalid, current.diagnostics == diagnostics, current.source == source {
             records[name] = record

@@ -35,11 +35,13 @@ extension Controller {
         let version = progress.version.description
         if let check = progress.analysis.lastCheck {
             counters.countCheck(map: name, version: version, result: check.label)
-            logger.debug("rollout check", metadata: [
-                "map": .string(name), "version": .string(version), "result": .string(check.description),
-                "ops": .stringConvertible(sample.ops), "errors": .stringConvertible(sample.errors),
-                "faults": .stringConvertible(sample.faults),
-            ])
+            logger.debug(
+                "rollout check",
+                metadata: [
+                    "map": .string(name), "version": .string(version), "result": .string(check.description),
+                    "ops": .stringConvertible(sample.ops), "errors": .stringConvertible(sample.errors),
+                    "faults": .stringConvertible(sample.faults),
+                ])
         }
         progress.baseline = current
         progress.nextCheck = progress.analysis.nextCheck(after: now)
@@ -65,7 +67,8 @@ extension Controller {
         state.windowEndsAt = nil
         let tally = record.tally
         let reason = "rollback window passed: \(tally.passed) passed, \(tally.failed) failed, \(tally.inconclusive) inconclusive checks"
-        let entry = history(.promote, version: live.schema.version, from: predecessor, source: state.desiredSource, sha: live.contentSHA256, reason: reason)
+        let entry = history(
+            .promote, version: live.schema.version, from: predecessor, source: state.desiredSource, sha: live.contentSHA256, reason: reason)
         do {
             try store.save(state, appending: [entry], at: clock.currentDate)
         } catch {
@@ -80,9 +83,11 @@ extension Controller {
         record.standby = nil
         record.rollout = nil
         records[name] = record
-        logger.info("version promoted", metadata: [
-            "map": .string(name), "version": .string(live.schema.version.description), "reason": .string(reason),
-        ])
+        logger.info(
+            "version promoted",
+            metadata: [
+                "map": .string(name), "version": .string(live.schema.version.description), "reason": .string(reason),
+            ])
     }
 
     // MARK: - Rollbacks
@@ -117,7 +122,9 @@ extension Controller {
         state.standby = nil
         state.windowEndsAt = nil
         var entries = [
-            history(.rollback, version: target.schema.version, from: from.schema.version, source: source, sha: target.contentSHA256, reason: reason)
+            history(
+                .rollback, version: target.schema.version, from: from.schema.version, source: source, sha: target.contentSHA256,
+                reason: reason)
         ]
         var documents: [AppliedDocument] = []
         if trigger == .downgrade {
@@ -141,7 +148,9 @@ extension Controller {
         if usesStandby, let pause = map.switchToStandby() {
             mode = "switch (\(Int(pause.microseconds)) us pause)"
         } else {
-            let carries = carriesData ?? (SchemaCompatibility.overallKind(SchemaCompatibility.changes(from: from.schema, to: target.schema)) != .breaking)
+            let carries =
+                carriesData
+                ?? (SchemaCompatibility.overallKind(SchemaCompatibility.changes(from: from.schema, to: target.schema)) != .breaking)
             rebuildsInFlight.insert(name)
             let beforeRebuild = configuration.beforeRebuild
             let report = await offActor {
@@ -160,12 +169,14 @@ extension Controller {
         record.rollout = nil
         records[name] = record
         if trigger != .downgrade { counters.countRollback(map: name, reason: trigger.rawValue) }
-        logger.warning("rolled back", metadata: [
-            "map": .string(name), "version": .string(target.schema.version.description),
-            "from_version": .string(from.schema.version.description), "reason": .string(reason),
-            "trigger": .string(trigger.rawValue), "mode": .string(mode),
-            "duration_us": .stringConvertible(Int((ContinuousClock.now - started).microseconds)),
-        ])
+        logger.warning(
+            "rolled back",
+            metadata: [
+                "map": .string(name), "version": .string(target.schema.version.description),
+                "from_version": .string(from.schema.version.description), "reason": .string(reason),
+                "trigger": .string(trigger.rawValue), "mode": .string(mode),
+                "duration_us": .stringConvertible(Int((ContinuousClock.now - started).microseconds)),
+            ])
     }
 
     public func rollback(name: String, to version: String?, reason: String?, source: String) async throws(ControlPlaneError) -> MapStatus {
@@ -228,7 +239,8 @@ extension Controller {
             throw ControlPlaneError(.notFound, code: "version_not_found", message: "\(name) \(version) is not in the map's history")
         }
         guard let document = decodeStored(stored) else {
-            throw ControlPlaneError(.conflict, code: "version_unusable", message: "\(name) \(version) no longer validates (fault injection disabled?)")
+            throw ControlPlaneError(
+                .conflict, code: "version_unusable", message: "\(name) \(version) no longer validates (fault injection disabled?)")
         }
         return document
     }
@@ -238,10 +250,12 @@ extension Controller {
         options.allowFaultInjection = configuration.allowFaultInjection
         let result = SchemaDecoder(options: options).decode(Array(stored.yaml.utf8), file: stored.source ?? stored.name)
         guard let document = result.documents.first, document.schema.name == stored.name else {
-            logger.error("a stored document no longer validates", metadata: [
-                "map": .string(stored.name), "version": .string(stored.version.description),
-                "error": .string(result.diagnostics.first?.description ?? "no document"),
-            ])
+            logger.error(
+                "a stored document no longer validates",
+                metadata: [
+                    "map": .string(stored.name), "version": .string(stored.version.description),
+                    "error": .string(result.diagnostics.first?.description ?? "no document"),
+                ])
             return nil
         }
         return document
@@ -287,10 +301,12 @@ extension Controller {
         records[state.name] = record
         registry.set(map, for: state.name)
         counters.registerMap(state.name)
-        logger.info("map restored", metadata: [
-            "map": .string(state.name), "version": .string(version.description),
-            "window_ends_at": .string(state.windowEndsAt.map { "\($0)" } ?? "none"),
-        ])
+        logger.info(
+            "map restored",
+            metadata: [
+                "map": .string(state.name), "version": .string(version.description),
+                "window_ends_at": .string(state.windowEndsAt.map { "\($0)" } ?? "none"),
+            ])
     }
 
     /// An unclean end of the previous run while `crashed` was in its window: a fault of that version.
@@ -302,9 +318,11 @@ extension Controller {
         record.tally = progress.analysis.tally
         record.rollout = progress
         records[crashed.name] = record
-        logger.warning("unclean exit during the rollback window counted as a fault", metadata: [
-            "map": .string(crashed.name), "version": .string(crashed.version.description),
-        ])
+        logger.warning(
+            "unclean exit during the rollback window counted as a fault",
+            metadata: [
+                "map": .string(crashed.name), "version": .string(crashed.version.description),
+            ])
         if case .rollback(let reason) = decision {
             counters.countCheck(map: crashed.name, version: crashed.version.description, result: "fail")
             await rollBackAutomatically(crashed.name, reason: reason, trigger: .startupFaults)

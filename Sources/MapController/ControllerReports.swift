@@ -1,6 +1,6 @@
 public import Foundation
-import Rollout
 public import MapSchema
+import Rollout
 
 // The shapes the controller reports, fixed by the HTTP API: it serves them
 // as JSON and `mapctl status|history -o json` prints them. Field names are part

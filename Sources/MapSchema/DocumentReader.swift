@@ -179,7 +179,8 @@ final class DocumentReader {
         }
         var text = Substring(scalar.string)
         if text.first == "+" { text = text.dropFirst() }
-        let isWellFormed = !text.isEmpty && text.first != "_" && text.last != "_" && text.allSatisfy { $0 == "_" || ("0"..."9").contains($0) }
+        let isWellFormed =
+            !text.isEmpty && text.first != "_" && text.last != "_" && text.allSatisfy { $0 == "_" || ("0"..."9").contains($0) }
         guard isWellFormed else {
             if text.first == "-", text.dropFirst().allSatisfy({ ("0"..."9").contains($0) }), text.count > 1 {
                 error(at: entry.value, "\(path) must be between \(range.lowerBound) and \(range.upperBound), not \(scalar.string)")
@@ -269,7 +270,9 @@ final class DocumentReader {
                 nameLine = (entry.value.mark?.line ?? 0) + lineOffset
                 nameColumn = entry.value.mark?.column ?? 0
             } else {
-                error(at: entry.value, "invalid name '\(text)': use lowercase letters, digits and '_', starting with a letter (at most 63 characters)")
+                error(
+                    at: entry.value,
+                    "invalid name '\(text)': use lowercase letters, digits and '_', starting with a letter (at most 63 characters)")
             }
         }
         var version: SemanticVersion?
@@ -287,7 +290,9 @@ final class DocumentReader {
         let (valueType, recordFields) = readValueType(fields)
 
         if let entry = fields["concurrency_safe"], let safe = boolean(entry, path: "concurrency_safe"), !safe {
-            error(at: entry.value, "concurrency_safe: false is not supported: every live map is safe for concurrent use (remove the field or set it to true)")
+            error(
+                at: entry.value,
+                "concurrency_safe: false is not supported: every live map is safe for concurrent use (remove the field or set it to true)")
         }
 
         let strategy = fields["strategy"].map { enumeration($0, path: "strategy", as: Strategy.self) } ?? .sharded
@@ -314,7 +319,9 @@ final class DocumentReader {
             } else if let mapping = mapping(entry, path: "batch") {
                 let items = entries(of: mapping, known: Self.batchFields, context: "batch")
                 if let item = items["max_size"], let value = integer(item, path: "batch.max_size", in: 1...65536) { batch.maxSize = value }
-                if let item = items["max_delay"], let value = duration(item, path: "batch.max_delay", in: .microseconds(1)...Duration.seconds(1)) {
+                if let item = items["max_delay"],
+                    let value = duration(item, path: "batch.max_delay", in: .microseconds(1)...Duration.seconds(1))
+                {
                     batch.maxDelay = value
                 }
             }
@@ -349,12 +356,17 @@ final class DocumentReader {
     static func isValidMapName(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard (1...63).contains(bytes.count), (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0]) else { return false }
-        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
+        return bytes.allSatisfy {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                || $0 == UInt8(ascii: "_")
+        }
     }
 
     static func isIdentifier(_ text: String, allowLeadingUnderscore: Bool) -> Bool {
         let scalars = Array(text.unicodeScalars)
-        guard let first = scalars.first, first.isASCII, first.properties.isAlphabetic || (allowLeadingUnderscore && first == "_") else { return false }
+        guard let first = scalars.first, first.isASCII, first.properties.isAlphabetic || (allowLeadingUnderscore && first == "_") else {
+            return false
+        }
         return scalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || $0.asciiDigit != nil || $0 == "_") }
     }
 
@@ -389,7 +401,10 @@ final class DocumentReader {
             return (.external(text), [])
         }
         guard Self.isIdentifier(text, allowLeadingUnderscore: false) else {
-            error(at: entry.value, "invalid value_type '\(text)': expected \(Self.scalarTypeNames.joined(separator: ", ")), a record name, or a qualified type name")
+            error(
+                at: entry.value,
+                "invalid value_type '\(text)': expected \(Self.scalarTypeNames.joined(separator: ", ")), a record name, or a qualified type name"
+            )
             return (nil, [])
         }
         guard let fieldsEntry = fields["fields"] else {
@@ -469,33 +484,48 @@ final class DocumentReader {
             }
         }
         if let item = items["max_key_bytes"] { capacity.maxKeyBytes = integer(item, path: "capacity.max_key_bytes", in: 1...65_536) }
-        if let item = items["max_value_bytes"] { capacity.maxValueBytes = integer(item, path: "capacity.max_value_bytes", in: 1...16_777_216) }
+        if let item = items["max_value_bytes"] {
+            capacity.maxValueBytes = integer(item, path: "capacity.max_value_bytes", in: 1...16_777_216)
+        }
         return capacity
     }
 
     private func readRollout(_ entry: Entry?, rollbackWindow: Duration, windowEntry: Entry?) -> RolloutPolicy? {
         guard let entry else {
             if rollbackWindow <= RolloutPolicy().interval, let windowEntry {
-                error(at: windowEntry.value, "rollback_window (\(GoDuration.format(rollbackWindow))) must be longer than rollout.interval (1s)")
+                error(
+                    at: windowEntry.value,
+                    "rollback_window (\(GoDuration.format(rollbackWindow))) must be longer than rollout.interval (1s)")
             }
             return nil
         }
         guard let mapping = mapping(entry, path: "rollout") else { return nil }
         let items = entries(of: mapping, known: Self.rolloutFields, context: "rollout")
         var policy = RolloutPolicy()
-        if let item = items["standby"], let value = enumeration(item, path: "rollout.standby", as: RolloutPolicy.Standby.self) { policy.standby = value }
-        if let item = items["interval"], let value = duration(item, path: "rollout.interval", in: .milliseconds(10)...Duration.seconds(3600)) {
+        if let item = items["standby"], let value = enumeration(item, path: "rollout.standby", as: RolloutPolicy.Standby.self) {
+            policy.standby = value
+        }
+        if let item = items["interval"],
+            let value = duration(item, path: "rollout.interval", in: .milliseconds(10)...Duration.seconds(3600))
+        {
             policy.interval = value
             if value >= rollbackWindow {
-                error(at: item.value, "rollout.interval (\(GoDuration.format(value))) must be shorter than rollback_window (\(GoDuration.format(rollbackWindow)))")
+                error(
+                    at: item.value,
+                    "rollout.interval (\(GoDuration.format(value))) must be shorter than rollback_window (\(GoDuration.format(rollbackWindow)))"
+                )
             }
         } else if items["interval"] == nil, rollbackWindow <= policy.interval, let windowEntry {
             error(at: windowEntry.value, "rollback_window (\(GoDuration.format(rollbackWindow))) must be longer than rollout.interval (1s)")
         }
         if let item = items["min_ops"], let value = integer(item, path: "rollout.min_ops", in: 0...1_000_000_000) { policy.minOps = value }
-        if let item = items["failure_limit"], let value = integer(item, path: "rollout.failure_limit", in: 1...1000) { policy.failureLimit = value }
+        if let item = items["failure_limit"], let value = integer(item, path: "rollout.failure_limit", in: 1...1000) {
+            policy.failureLimit = value
+        }
         if let item = items["max_error_rate"] { policy.maxErrorRate = fraction(item, path: "rollout.max_error_rate") }
-        if let item = items["max_faults"], let value = integer(item, path: "rollout.max_faults", in: 0...1_000_000_000) { policy.maxFaults = value }
+        if let item = items["max_faults"], let value = integer(item, path: "rollout.max_faults", in: 0...1_000_000_000) {
+            policy.maxFaults = value
+        }
         if let item = items["max_p99_latency"] {
             policy.maxP99Latency = duration(item, path: "rollout.max_p99_latency", in: .microseconds(1)...Duration.seconds(3600))
         }
@@ -509,10 +539,14 @@ final class DocumentReader {
         if let item = items["open_after_faults"], let value = integer(item, path: "circuit_breaker.open_after_faults", in: 1...1_000_000) {
             policy.openAfterFaults = value
         }
-        if let item = items["window"], let value = duration(item, path: "circuit_breaker.window", in: .milliseconds(1)...Duration.seconds(86400)) {
+        if let item = items["window"],
+            let value = duration(item, path: "circuit_breaker.window", in: .milliseconds(1)...Duration.seconds(86400))
+        {
             policy.window = value
         }
-        if let item = items["cooldown"], let value = duration(item, path: "circuit_breaker.cooldown", in: .milliseconds(1)...Duration.seconds(86400)) {
+        if let item = items["cooldown"],
+            let value = duration(item, path: "circuit_breaker.cooldown", in: .milliseconds(1)...Duration.seconds(86400))
+        {
             policy.cooldown = value
         }
         return policy
@@ -524,7 +558,9 @@ final class DocumentReader {
         var faults = FaultInjection()
         if let item = items["error_rate"], let value = fraction(item, path: "fault_injection.error_rate") { faults.errorRate = value }
         if let item = items["fault_rate"], let value = fraction(item, path: "fault_injection.fault_rate") { faults.faultRate = value }
-        if let item = items["latency"] { faults.latency = duration(item, path: "fault_injection.latency", in: .zero...Duration.seconds(10)) }
+        if let item = items["latency"] {
+            faults.latency = duration(item, path: "fault_injection.latency", in: .zero...Duration.seconds(10))
+        }
         if let item = items["crash_after_ops"] {
             faults.crashAfterOps = integer(item, path: "fault_injection.crash_after_ops", in: 1...Int.max)
         }

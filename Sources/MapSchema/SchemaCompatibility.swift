@@ -98,7 +98,9 @@ public enum SchemaCompatibility {
             )
         }
         if old.rollbackWindow != new.rollbackWindow {
-            add("rollback_window", .compatible, "rollback_window \(GoDuration.format(old.rollbackWindow)) → \(GoDuration.format(new.rollbackWindow))")
+            add(
+                "rollback_window", .compatible,
+                "rollback_window \(GoDuration.format(old.rollbackWindow)) → \(GoDuration.format(new.rollbackWindow))")
         }
         if old.rollout != new.rollout { add("rollout", .compatible, "rollout policy changed") }
         if old.circuitBreaker != new.circuitBreaker {
@@ -128,7 +130,8 @@ public enum SchemaCompatibility {
         return "breaking change needs a new major version (\(old.version) → \(new.version)): \(reasons)"
     }
 
-    private static func compareValueTypes(_ old: MapSchema, _ new: MapSchema, add: (String, ChangeKind, String, SchemaChange.Loss?) -> Void) {
+    private static func compareValueTypes(_ old: MapSchema, _ new: MapSchema, add: (String, ChangeKind, String, SchemaChange.Loss?) -> Void)
+    {
         switch (old.valueType, new.valueType) {
         case (let before, .scalar(.json)) where before != .scalar(.json):
             add("value_type", .compatible, "value_type \(before) → json: values are kept as JSON", nil)
@@ -146,7 +149,9 @@ public enum SchemaCompatibility {
         }
     }
 
-    private static func compareFields(_ old: [RecordField], _ new: [RecordField], add: (String, ChangeKind, String, SchemaChange.Loss?) -> Void) {
+    private static func compareFields(
+        _ old: [RecordField], _ new: [RecordField], add: (String, ChangeKind, String, SchemaChange.Loss?) -> Void
+    ) {
         let oldByName = Dictionary(old.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let newByName = Dictionary(new.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for field in old where newByName[field.name] == nil {
@@ -166,7 +171,9 @@ public enum SchemaCompatibility {
                 if field.type == .json {
                     add(path, .compatible, "field \(field.name) \(before.type.rawValue) → json", nil)
                 } else {
-                    add(path, .breaking, "field \(field.name) \(before.type.rawValue) → \(field.type.rawValue): stored values cannot be converted", nil)
+                    add(
+                        path, .breaking,
+                        "field \(field.name) \(before.type.rawValue) → \(field.type.rawValue): stored values cannot be converted", nil)
                 }
             }
             if before.isOptional && !field.isOptional {
@@ -194,8 +201,12 @@ public enum SchemaCompatibility {
                 break
             }
         }
-        limit("capacity.max_entries", before.maxEntries, after.maxEntries, what: "entries beyond the limit will be dropped", loss: { .maxEntries($0) })
-        limit("capacity.max_key_bytes", before.maxKeyBytes, after.maxKeyBytes, what: "entries with longer keys will be dropped", loss: { .maxKeyBytes($0) })
+        limit(
+            "capacity.max_entries", before.maxEntries, after.maxEntries, what: "entries beyond the limit will be dropped",
+            loss: { .maxEntries($0) })
+        limit(
+            "capacity.max_key_bytes", before.maxKeyBytes, after.maxKeyBytes, what: "entries with longer keys will be dropped",
+            loss: { .maxKeyBytes($0) })
         limit(
             "capacity.max_value_bytes", before.maxValueBytes, after.maxValueBytes, what: "entries with larger values will be dropped",
             loss: { .maxValueBytes($0) }

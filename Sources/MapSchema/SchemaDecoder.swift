@@ -74,7 +74,9 @@ public struct SchemaDecoder: Sendable {
             )
             switch invalid {
             case .valid(let document):
-                invalid = .invalid(InvalidDocument(file: file, name: document.schema.name, version: document.schema.version.description, diagnostics: [extra]))
+                invalid = .invalid(
+                    InvalidDocument(
+                        file: file, name: document.schema.name, version: document.schema.version.description, diagnostics: [extra]))
             case .invalid(var document):
                 document.diagnostics.append(extra)
                 invalid = .invalid(document)
@@ -191,7 +193,9 @@ struct DocumentChunk {
         if lines.last?.isEmpty == true { lines.removeLast() }
         for line in lines {
             lineNumber += 1
-            if line.hasPrefix("---"), line.count == 3 || line.dropFirst(3).first == " " || line.dropFirst(3).first == "\t" || line.dropFirst(3).first == "\r" {
+            if line.hasPrefix("---"),
+                line.count == 3 || line.dropFirst(3).first == " " || line.dropFirst(3).first == "\t" || line.dropFirst(3).first == "\r"
+            {
                 flush()
                 currentStart = lineNumber
                 current.append(line)

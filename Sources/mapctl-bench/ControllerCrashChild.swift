@@ -28,7 +28,8 @@ enum ControllerCrashChild {
             while true {
                 minor += 1
                 let version = "1.\(minor).0"
-                let report = try await controller.apply(yaml: Array(yaml(version).utf8), source: "crash-child", isDryRun: false, prune: false)
+                let report = try await controller.apply(
+                    yaml: Array(yaml(version).utf8), source: "crash-child", isDryRun: false, prune: false)
                 guard report.plan.first?.action == .create || report.plan.first?.action == .update else {
                     FileHandle.standardError.write(Data("unexpected plan for \(version): \(report.plan)\n".utf8))
                     return 1

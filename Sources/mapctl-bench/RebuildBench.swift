@@ -52,24 +52,29 @@ enum RebuildBench {
             // What the rebuild's copy does for this compatible change: the unchecked bulk carry. Freeing
             // the copy is left out of the time (the rebuild frees instances on a background task).
             let target = DynamicMap(schema: benchSchema(version: "0.9.0", standby: .warm))
-            carryTimes.append(measure {
-                precondition(target.carry(from: source).report.loaded == options.entries)
-            })
-            dictionaryTimes.append(measure {
-                var copy: [MapKey: JSONValue] = [:]
-                copy.reserveCapacity(options.entries)
-                for (key, value) in source.snapshot() { copy[key] = value }
-                precondition(copy.count == options.entries)
-            })
-            offlineTimes.append(measure {
-                let target = DynamicMap(schema: schema)
-                precondition(target.load(source.snapshot()).loaded == options.entries)
-            })
+            carryTimes.append(
+                measure {
+                    precondition(target.carry(from: source).report.loaded == options.entries)
+                })
+            dictionaryTimes.append(
+                measure {
+                    var copy: [MapKey: JSONValue] = [:]
+                    copy.reserveCapacity(options.entries)
+                    for (key, value) in source.snapshot() { copy[key] = value }
+                    precondition(copy.count == options.entries)
+                })
+            offlineTimes.append(
+                measure {
+                    let target = DynamicMap(schema: schema)
+                    precondition(target.load(source.snapshot()).loaded == options.entries)
+                })
         }
         let dictionaryCopy = median(dictionaryTimes)
         let offlineCopy = median(offlineTimes)
         let offlineCarry = median(carryTimes)
-        print("BASELINE dictionary-copy \(ms(dictionaryCopy)) ms; dynamicmap-copy-no-writer \(ms(offlineCopy)) ms (load, checked); dynamicmap-carry-no-writer \(ms(offlineCarry)) ms (bulk, unchecked, freeing not timed)")
+        print(
+            "BASELINE dictionary-copy \(ms(dictionaryCopy)) ms; dynamicmap-copy-no-writer \(ms(offlineCopy)) ms (load, checked); dynamicmap-carry-no-writer \(ms(offlineCarry)) ms (bulk, unchecked, freeing not timed)"
+        )
         if options.baselinesOnly { return 0 }
 
         // Rebuilds under a writer.
@@ -92,9 +97,15 @@ enum RebuildBench {
         precondition(governed.live.count == options.entries, "entries lost: \(governed.live.count)")
         let rebuild = median(totals)
         result("rebuild_1m_total_median", ms(rebuild), "ms", target: "< 500 ms", baseline: dictionaryCopy)
-        print("  rebuild total p-max \(ms(totals.max()!)) ms; keys replayed per run (median) \(replayed.sorted()[replayed.count / 2]); copy step (median) \(ms(median(copies))) ms; vs dynamicmap-copy-no-writer ratio \(ratio(rebuild, offlineCopy)); vs dynamicmap-carry-no-writer ratio \(ratio(rebuild, offlineCarry))")
-        print("RESULT rebuild_switch_pause p50=\(us(percentile(pauses, 0.5))) p99=\(us(percentile(pauses, 0.99))) max=\(us(pauses.max()!)) us target=\"p99 < 1000 us\"")
-        print("RESULT writer_latency_during_rebuilds writes=\(writes.count) p50=\(us(percentile(writes, 0.5))) p99=\(us(percentile(writes, 0.99))) max=\(us(writes.max() ?? .zero)) us")
+        print(
+            "  rebuild total p-max \(ms(totals.max()!)) ms; keys replayed per run (median) \(replayed.sorted()[replayed.count / 2]); copy step (median) \(ms(median(copies))) ms; vs dynamicmap-copy-no-writer ratio \(ratio(rebuild, offlineCopy)); vs dynamicmap-carry-no-writer ratio \(ratio(rebuild, offlineCarry))"
+        )
+        print(
+            "RESULT rebuild_switch_pause p50=\(us(percentile(pauses, 0.5))) p99=\(us(percentile(pauses, 0.99))) max=\(us(pauses.max()!)) us target=\"p99 < 1000 us\""
+        )
+        print(
+            "RESULT writer_latency_during_rebuilds writes=\(writes.count) p50=\(us(percentile(writes, 0.5))) p99=\(us(percentile(writes, 0.99))) max=\(us(writes.max() ?? .zero)) us"
+        )
 
         // Warm rollback: a switch.
         var warmSwitches: [Duration] = []
@@ -103,7 +114,8 @@ enum RebuildBench {
         let rollbackWriter = Writer(map: governed, keySpace: options.entries)
         rollbackWriter.start()
         for run in 0..<options.runs {
-            _ = governed.rebuild(into: DynamicMap(schema: benchSchema(version: "2.\(run).0", standby: .warm)), standby: .previousLive(.warm))
+            _ = governed.rebuild(
+                into: DynamicMap(schema: benchSchema(version: "2.\(run).0", standby: .warm)), standby: .previousLive(.warm))
             usleep(10_000)
             var pause: Duration?
             warmCalls.append(measure { pause = governed.switchToStandby() })
@@ -111,13 +123,16 @@ enum RebuildBench {
         }
         for run in 0..<max(3, options.runs / 3) {
             usleep(10_000)
-            coldCopies.append(measure {
-                _ = governed.rebuild(into: DynamicMap(schema: benchSchema(version: "3.\(run).0", standby: .cold)), standby: .none)
-            })
+            coldCopies.append(
+                measure {
+                    _ = governed.rebuild(into: DynamicMap(schema: benchSchema(version: "3.\(run).0", standby: .cold)), standby: .none)
+                })
         }
         let rollbackWrites = rollbackWriter.stop()
         precondition(governed.live.count == options.entries, "entries lost: \(governed.live.count)")
-        print("RESULT warm_rollback_switch p50=\(us(percentile(warmSwitches, 0.5))) p99=\(us(percentile(warmSwitches, 0.99))) max=\(us(warmSwitches.max()!)) us target=\"< 1000 us\"")
+        print(
+            "RESULT warm_rollback_switch p50=\(us(percentile(warmSwitches, 0.5))) p99=\(us(percentile(warmSwitches, 0.99))) max=\(us(warmSwitches.max()!)) us target=\"< 1000 us\""
+        )
         print("  warm rollback call incl. freeing the instance rolled back from (after the gate opens): median \(ms(median(warmCalls))) ms")
         result("cold_rollback_1m_median", ms(median(coldCopies)), "ms", target: "none (a copy)", baseline: dictionaryCopy)
         print("  writer latency during rollbacks: p99=\(us(percentile(rollbackWrites, 0.99))) max=\(us(rollbackWrites.max() ?? .zero)) us")
@@ -126,7 +141,9 @@ enum RebuildBench {
         for standby in [RolloutPolicy.Standby.warm, .cold] {
             do {
                 let elapsed = try await checkToRollback(entries: entries, standby: standby)
-                print("RESULT check_to_rollback_done_\(standby.rawValue)_1m \(ms(elapsed)) ms (tick: judge the interval, save state + history in SQLite, \(standby == .warm ? "switch" : "copy back 1M"))")
+                print(
+                    "RESULT check_to_rollback_done_\(standby.rawValue)_1m \(ms(elapsed)) ms (tick: judge the interval, save state + history in SQLite, \(standby == .warm ? "switch" : "copy back 1M"))"
+                )
             } catch {
                 print("check_to_rollback (\(standby.rawValue)) failed: \(error)")
                 return 1
@@ -246,6 +263,8 @@ enum RebuildBench {
     static func ratio(_ a: Duration, _ b: Duration) -> String { String(format: "%.2f", seconds(a) / max(seconds(b), 1e-12)) }
 
     static func result(_ name: String, _ value: String, _ unit: String, target: String, baseline: Duration) {
-        print("RESULT \(name) \(value) \(unit) target=\"\(target)\" baseline(dictionary-copy)=\(ms(baseline)) ms ratio=\(String(format: "%.2f", (Double(value) ?? 0) / max(seconds(baseline) * 1e3, 1e-9)))")
+        print(
+            "RESULT \(name) \(value) \(unit) target=\"\(target)\" baseline(dictionary-copy)=\(ms(baseline)) ms ratio=\(String(format: "%.2f", (Double(value) ?? 0) / max(seconds(baseline) * 1e3, 1e-9)))"
+        )
     }
 }

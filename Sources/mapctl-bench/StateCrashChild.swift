@@ -76,10 +76,12 @@ enum StateCrashChild {
             appliedAt: now
         )
         let history = [
-            HistoryEntry(time: now, action: .apply, version: version.description, fromVersion: previous?.description,
-                         source: "crash-child", contentSHA256: sha, reason: "seq \(n)"),
-            HistoryEntry(time: now, action: .promote, version: version.description, source: "crash-child",
-                         contentSHA256: sha, reason: "seq \(n)"),
+            HistoryEntry(
+                time: now, action: .apply, version: version.description, fromVersion: previous?.description,
+                source: "crash-child", contentSHA256: sha, reason: "seq \(n)"),
+            HistoryEntry(
+                time: now, action: .promote, version: version.description, source: "crash-child",
+                contentSHA256: sha, reason: "seq \(n)"),
         ]
         try store.save(state, appending: history, recording: [document], at: now)
     }

@@ -26,7 +26,8 @@ enum ValidateBench {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for number in 0..<fileCount {
-            try generate(number).write(to: directory.appendingPathComponent(String(format: "map_%04d.yaml", number)), atomically: false, encoding: .utf8)
+            try generate(number).write(
+                to: directory.appendingPathComponent(String(format: "map_%04d.yaml", number)), atomically: false, encoding: .utf8)
         }
 
         let check = SchemaLoader.load(paths: [directory.path])

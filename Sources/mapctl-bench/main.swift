@@ -20,6 +20,7 @@ case "rebuild":
 case "status-during-rebuild":
     exit(await StatusDuringRebuildBench.run(Array(arguments.dropFirst(2))))
 default:
-    FileHandle.standardError.write(Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, governed, rebuild, status-during-rebuild\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: mapctl-bench <benchmark> [options]\nbenchmarks: validate, maps, governed, rebuild, status-during-rebuild\n".utf8))
     exit(64)
 }

@@ -85,7 +85,8 @@ struct CarryTests {
         #expect(target.count == 0)
     }
 
-    @Test("max_entries: reject drops what does not fit as load does; evict_lru keeps the newest and stays LRU", arguments: Strategy.allCases)
+    @Test(
+        "max_entries: reject drops what does not fit as load does; evict_lru keeps the newest and stays LRU", arguments: Strategy.allCases)
     func maxEntries(strategy: Strategy) throws {
         let source = DynamicMap(schema: schema(strategy: .sharded))
         for index in 0..<1_000 { try source.put(.string("k\(index)"), .int(Int64(index))) }
@@ -119,7 +120,11 @@ struct CarryTests {
         let base = schema(valueType: .scalar(.int64), capacity: Capacity(maxKeyBytes: 64, maxValueBytes: 100))
         func accepts(_ new: MapSchema, from old: MapSchema = base) -> Bool { DynamicMap(schema: new).acceptsUnchanged(entriesOf: old) }
         #expect(accepts(base))
-        #expect(accepts(schema(valueType: .scalar(.int64), strategy: .rwlock, capacity: Capacity(maxEntries: 5, maxKeyBytes: 64, maxValueBytes: 100), ttl: .seconds(1))))
+        #expect(
+            accepts(
+                schema(
+                    valueType: .scalar(.int64), strategy: .rwlock, capacity: Capacity(maxEntries: 5, maxKeyBytes: 64, maxValueBytes: 100),
+                    ttl: .seconds(1))))
         #expect(accepts(schema(valueType: .scalar(.int64), capacity: Capacity(maxKeyBytes: 128, maxValueBytes: 200))))
         #expect(accepts(schema(valueType: .scalar(.json), capacity: Capacity(maxKeyBytes: 64, maxValueBytes: 100))))
         #expect(accepts(schema(valueType: .scalar(.int64))))  // limits removed: still accepted
@@ -133,9 +138,17 @@ struct CarryTests {
 
         let user = [RecordField(name: "id", type: .string), RecordField(name: "age", type: .int64, isOptional: true)]
         let record = schema(valueType: .record("User"), fields: user)
-        #expect(accepts(schema(valueType: .record("User"), fields: user + [RecordField(name: "x", type: .bool, isOptional: true)]), from: record))
-        #expect(accepts(schema(valueType: .record("User"), fields: [user[0], RecordField(name: "age", type: .json, isOptional: true)]), from: record))
-        #expect(accepts(schema(valueType: .record("User"), fields: [RecordField(name: "id", type: .string, isOptional: true), user[1]]), from: record))
+        #expect(
+            accepts(
+                schema(valueType: .record("User"), fields: user + [RecordField(name: "x", type: .bool, isOptional: true)]), from: record))
+        #expect(
+            accepts(
+                schema(valueType: .record("User"), fields: [user[0], RecordField(name: "age", type: .json, isOptional: true)]), from: record
+            ))
+        #expect(
+            accepts(
+                schema(valueType: .record("User"), fields: [RecordField(name: "id", type: .string, isOptional: true), user[1]]),
+                from: record))
         #expect(!accepts(schema(valueType: .record("User"), fields: [user[0]]), from: record))  // a removed field: stored values have it
         #expect(!accepts(schema(valueType: .record("User"), fields: [user[0], RecordField(name: "age", type: .int64)]), from: record))
     }
@@ -180,9 +193,10 @@ struct RemovedFieldCarryTests {
 
     @Test("The first missing required field reported is the first declared")
     func missingFieldOrderIsStable() throws {
-        let map = DynamicMap(schema: Self.record([
-            RecordField(name: "id", type: .string), RecordField(name: "name", type: .string), RecordField(name: "email", type: .string),
-        ]))
+        let map = DynamicMap(
+            schema: Self.record([
+                RecordField(name: "id", type: .string), RecordField(name: "name", type: .string), RecordField(name: "email", type: .string),
+            ]))
         for _ in 0..<5 {
             do {
                 try map.put(.string("u"), .object([:]))

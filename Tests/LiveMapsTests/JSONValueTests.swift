@@ -7,13 +7,18 @@ struct JSONValueTests {
     func roundTrip() throws {
         let text = #" {"a": [1, -2, 18446744073709551615, 1.5, 2e3, true, false, null], "b": "x\"\\\n\u00e9\ud83d\ude00", "c": {}} "#
         let value = try JSONValue(parsing: text)
-        guard case .object(let members) = value else { Issue.record("not an object"); return }
+        guard case .object(let members) = value else {
+            Issue.record("not an object")
+            return
+        }
         #expect(members["a"] == .array([.int(1), .int(-2), .uint(.max), .double(1.5), .double(2000), .bool(true), .bool(false), .null]))
         #expect(members["b"] == .string("x\"\\\né😀"))
         let again = try JSONValue(parsing: value.serialized())
         #expect(again == value)
         #expect(value.serializedCount == value.serialized().count)
-        #expect(String(decoding: JSONValue.object(["b": .int(1), "a": .string("\u{1}")]).serialized(), as: UTF8.self) == #"{"a":"\u0001","b":1}"#)
+        #expect(
+            String(decoding: JSONValue.object(["b": .int(1), "a": .string("\u{1}")]).serialized(), as: UTF8.self)
+                == #"{"a":"\u0001","b":1}"#)
     }
 
     @Test(

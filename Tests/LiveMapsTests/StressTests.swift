@@ -41,7 +41,9 @@ struct StressTests {
                 let value = UInt64(step) << 8 | UInt64(thread)
                 switch random.below(100) {
                 case 0..<35:
-                    if map.get(key) != model[key] { failures.add("get \(key): \(String(describing: map.get(key))) != \(String(describing: model[key]))") }
+                    if map.get(key) != model[key] {
+                        failures.add("get \(key): \(String(describing: map.get(key))) != \(String(describing: model[key]))")
+                    }
                 case 35..<60:
                     do { try map.put(key, value) } catch { failures.add("put threw \(error)") }
                     model[key] = value
@@ -158,7 +160,9 @@ struct StressTests {
                     var seenOlder = false
                     for key in 0..<64 {
                         let value = values[key]!
-                        if value == first - 1 { seenOlder = true } else if value != first || seenOlder {
+                        if value == first - 1 {
+                            seenOlder = true
+                        } else if value != first || seenOlder {
                             failures.add("inconsistent snapshot at key \(key): \(value) after \(first)")
                             break
                         }

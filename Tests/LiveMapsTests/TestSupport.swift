@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import LiveMaps
 import MapSchema
+import Synchronization
 
 /// Runs `body(thread)` on `count` real threads at once and waits for all of them.
 ///

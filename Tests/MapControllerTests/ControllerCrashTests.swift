@@ -5,9 +5,9 @@ import MapSchema
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("Controller crash consistency")
@@ -44,10 +44,13 @@ struct ControllerCrashTests {
             let history = try await controller.history(of: "crashy")
             // The live version is the one the last change of history made live.
             let lastChange = history.last { $0.action == .apply || $0.action == .rollback }
-            #expect(status.liveVersion == lastChange?.version, "\(context): live \(status.liveVersion ?? "nil"), history \(history.suffix(3))")
+            #expect(
+                status.liveVersion == lastChange?.version, "\(context): live \(status.liveVersion ?? "nil"), history \(history.suffix(3))")
             // Every quarantine in status has its rollback and quarantine in history.
             for version in status.quarantined {
-                #expect(history.contains { $0.action == .quarantine && $0.version == version }, "\(context): quarantine of \(version) not in history")
+                #expect(
+                    history.contains { $0.action == .quarantine && $0.version == version },
+                    "\(context): quarantine of \(version) not in history")
             }
             // Nothing acknowledged is lost.
             for line in acknowledged {
@@ -57,7 +60,8 @@ struct ControllerCrashTests {
                 case "applied":
                     #expect(history.contains { $0.action == .apply && $0.version == parts[1] }, "\(context): acknowledged \(line) lost")
                 case "rolledback":
-                    #expect(history.contains { $0.action == .rollback && $0.fromVersion == parts[1] }, "\(context): acknowledged \(line) lost")
+                    #expect(
+                        history.contains { $0.action == .rollback && $0.fromVersion == parts[1] }, "\(context): acknowledged \(line) lost")
                 default:
                     Issue.record("\(context): unexpected line \(line)")
                 }

@@ -91,7 +91,8 @@ struct ControllerLifecycleTests {
         try "ref: refs/heads/main\n".write(toFile: root + "/.git/HEAD", atomically: true, encoding: .utf8)
         try (commit + "\n").write(toFile: root + "/.git/refs/heads/main", atomically: true, encoding: .utf8)
         try schemaYAML("users", version: "1.0.0").write(toFile: schemas + "/users.yaml", atomically: true, encoding: .utf8)
-        try "name: orders\nversion: 1.0.0\nkey_type: strin\nvalue_type: int64\n".write(toFile: schemas + "/orders.yaml", atomically: true, encoding: .utf8)
+        try "name: orders\nversion: 1.0.0\nkey_type: strin\nvalue_type: int64\n".write(
+            toFile: schemas + "/orders.yaml", atomically: true, encoding: .utf8)
         let controller = try await env.makeController()
         let report = await controller.reconcileDirectory(schemas, prune: false)
         #expect(report.plan.first { $0.name == "users" }?.action == .create)
@@ -127,7 +128,8 @@ struct ControllerLifecycleTests {
         defer { env.cleanUp() }
         let controller = try await env.makeController()
         let handle = try controller.map("users", as: Int.self)
-        try await controller.apply(schemaYAML(version: "1.0.0", extra: "circuit_breaker:\n  open_after_faults: 2\n  window: 10s\n  cooldown: 30s\n"))
+        try await controller.apply(
+            schemaYAML(version: "1.0.0", extra: "circuit_breaker:\n  open_after_faults: 2\n  window: 10s\n  cooldown: 30s\n"))
         try await controller.put("users", "a", "1")
         handle.reportFault()
         handle.reportFault()

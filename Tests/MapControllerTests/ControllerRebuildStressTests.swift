@@ -73,14 +73,18 @@ struct ControllerRebuildStressTests {
             let actual = try handle.get(key)
             if actual != expected {
                 mismatches += 1
-                if mismatches <= 5 { Issue.record("\(what): \(key) is \(String(describing: actual)), acknowledged \(String(describing: expected))") }
+                if mismatches <= 5 {
+                    Issue.record("\(what): \(key) is \(String(describing: actual)), acknowledged \(String(describing: expected))")
+                }
             }
         }
         #expect(mismatches == 0, "\(what): \(mismatches) keys lost or resurrected")
         #expect(handle.count == model.values.count { $0 != nil }, "\(what): entries nobody acknowledged")
     }
 
-    @Test("rebuilds, warm rollbacks and cold rollbacks under writers lose and resurrect nothing", arguments: ["sharded", "mutex", "rwlock", "snapshot", "serialized"])
+    @Test(
+        "rebuilds, warm rollbacks and cold rollbacks under writers lose and resurrect nothing",
+        arguments: ["sharded", "mutex", "rwlock", "snapshot", "serialized"])
     func rebuildAndRollbacks(strategy: String) async throws {
         let env = TestEnvironment()
         defer { env.cleanUp() }

@@ -274,7 +274,8 @@ struct ControllerRolloutTests {
         let controller = try await env.makeController()
         try await controller.apply(schemaYAML(version: "1.0.0"))
         try await controller.put("users", "a", "1")
-        let broken = "name: users\nversion: 1.1.0\nkey_type: string\nvalue_type: int64\nstrategy: shardd\n---\n"
+        let broken =
+            "name: users\nversion: 1.1.0\nkey_type: string\nvalue_type: int64\nstrategy: shardd\n---\n"
             + schemaYAML("orders", version: "1.0.0")
         let report = try await controller.apply(broken)
         #expect(report.plan.first { $0.name == "users" }?.action == .invalid)

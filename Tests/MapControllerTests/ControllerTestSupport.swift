@@ -13,7 +13,8 @@ struct TestEnvironment {
     let clock: ManualRolloutClock
 
     init() {
-        directory = FileManager.default.temporaryDirectory
+        directory =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("mapctl-controller-\(UUID().uuidString)").path
         clock = ManualRolloutClock()
     }
@@ -129,7 +130,8 @@ func runCrashChild(binary: String, subcommand: String, stateDirectory: String, d
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard let first = lines.first, first.hasPrefix("ready") else {
-            throw CrashChildError(description: "the child did not start: stdout \(text.debugDescription), stderr \(stderr.debugDescription)")
+            throw CrashChildError(
+                description: "the child did not start: stdout \(text.debugDescription), stderr \(stderr.debugDescription)")
         }
         #expect(process.terminationReason == .uncaughtSignal, "the child ended by itself: \(stderr)")
         return (String(first), lines.dropFirst().dropLast().map(String.init))

@@ -1,4 +1,3 @@
-
 @testable import Governance
 @testable import MapController
 

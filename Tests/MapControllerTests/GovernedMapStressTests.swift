@@ -73,7 +73,9 @@ struct GovernedMapStressTests {
         var mismatches = 0
         for (key, expected) in model where contents[key] != expected {
             mismatches += 1
-            if mismatches <= 5 { Issue.record("\(what): key \(key) is \(String(describing: contents[key])), expected \(String(describing: expected))") }
+            if mismatches <= 5 {
+                Issue.record("\(what): key \(key) is \(String(describing: contents[key])), expected \(String(describing: expected))")
+            }
         }
         #expect(mismatches == 0, "\(what): \(mismatches) keys differ from the acknowledged writes")
         let extra = contents.keys.filter { model[$0] == nil }

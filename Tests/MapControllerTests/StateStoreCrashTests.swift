@@ -4,9 +4,9 @@ import MapSchema
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finds the `mapctl-bench` binary that hosts the crash test's child: `MAPCTL_BENCH` or `.build/debug/mapctl-bench`.
@@ -102,4 +102,3 @@ struct StateStoreCrashTests {
         #expect(totalSaves > 60, "only \(totalSaves) saves in 60 runs")
     }
 }
-

@@ -8,7 +8,8 @@ struct StateStoreTemporaryDirectory {
     let path: String
 
     init() {
-        path = FileManager.default.temporaryDirectory
+        path =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("mapctl-state-\(UUID().uuidString)").path
     }
 
@@ -144,8 +145,9 @@ struct StateStoreTests {
         defer { dir.remove() }
         let store = try StateStore(directory: dir.path)
         let before = PersistedMapState(name: "a", liveVersion: Self.v("1.0.0"), reason: "before")
-        try store.save(before, appending: [HistoryEntry(time: Self.t0, action: .apply, version: "1.0.0")],
-                       recording: [Self.document("a", "1.0.0", sha: "x")], at: Self.t0)
+        try store.save(
+            before, appending: [HistoryEntry(time: Self.t0, action: .apply, version: "1.0.0")],
+            recording: [Self.document("a", "1.0.0", sha: "x")], at: Self.t0)
 
         var after = before
         after.liveVersion = Self.v("1.1.0")
@@ -171,8 +173,9 @@ struct StateStoreTests {
         let dir = StateStoreTemporaryDirectory()
         defer { dir.remove() }
         let store = try StateStore(directory: dir.path)
-        try store.save(Self.fullState, appending: [HistoryEntry(time: Self.t0, action: .apply, version: "1.3.2")],
-                       recording: [Self.document("user_cache", "1.3.2")])
+        try store.save(
+            Self.fullState, appending: [HistoryEntry(time: Self.t0, action: .apply, version: "1.3.2")],
+            recording: [Self.document("user_cache", "1.3.2")])
         try store.save(PersistedMapState(name: "keep"), appending: [HistoryEntry(time: Self.t0, action: .apply, version: "1.0.0")])
         #expect(try store.deleteMap(name: "user_cache"))
         #expect(try !store.deleteMap(name: "user_cache"))
@@ -191,8 +194,9 @@ struct StateStoreTests {
         defer { dir.remove() }
         do {
             let store = try StateStore(directory: dir.path)
-            try store.save(Self.fullState, appending: [HistoryEntry(time: Self.t0, action: .rollback, version: "1.3.2", reason: "x")],
-                           recording: [Self.document("user_cache", "1.3.2")], at: Self.t0)
+            try store.save(
+                Self.fullState, appending: [HistoryEntry(time: Self.t0, action: .rollback, version: "1.3.2", reason: "x")],
+                recording: [Self.document("user_cache", "1.3.2")], at: Self.t0)
             try store.setMetaValue("42", forKey: "answer")
             try store.close()
             #expect(throws: StateStoreError.self) { try store.mapStates() }

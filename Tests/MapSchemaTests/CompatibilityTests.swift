@@ -1,6 +1,5 @@
-import Testing
-
 import MapSchema
+import Testing
 
 /// One old → new pair and the kinds of the changes between them, in order.
 struct CompatibilityCase: Sendable, CustomStringConvertible {
@@ -12,8 +11,12 @@ struct CompatibilityCase: Sendable, CustomStringConvertible {
 }
 
 private func base() -> MapSchema {
-    var schema = MapSchema(name: "orders", version: SemanticVersion(major: 1, minor: 0, patch: 0), keyType: .string, valueType: .record("Order"))
-    schema.fields = [RecordField(name: "id", type: .string), RecordField(name: "total", type: .int64), RecordField(name: "note", type: .string, isOptional: true)]
+    var schema = MapSchema(
+        name: "orders", version: SemanticVersion(major: 1, minor: 0, patch: 0), keyType: .string, valueType: .record("Order"))
+    schema.fields = [
+        RecordField(name: "id", type: .string), RecordField(name: "total", type: .int64),
+        RecordField(name: "note", type: .string, isOptional: true),
+    ]
     schema.capacity = Capacity(maxEntries: 1000, maxKeyBytes: 64, maxValueBytes: 4096)
     schema.ttl = .seconds(600)
     return schema
@@ -23,12 +26,32 @@ let compatibilityCases: [CompatibilityCase] = [
     .init(label: "only the version changes", change: { $0.version.minor = 1 }, expected: []),
     .init(label: "only the description changes", change: { $0.description = "new" }, expected: []),
     .init(label: "key type changes", change: { $0.keyType = .int64 }, expected: ["key_type:breaking"]),
-    .init(label: "record widened to json", change: { $0.valueType = .scalar(.json); $0.fields = [] }, expected: ["value_type:compatible"]),
-    .init(label: "record narrowed to string", change: { $0.valueType = .scalar(.string); $0.fields = [] }, expected: ["value_type:breaking"]),
-    .init(label: "record becomes external", change: { $0.valueType = .external("x.y/Order"); $0.fields = [] }, expected: ["value_type:breaking"]),
-    .init(label: "record renamed with the same fields", change: { $0.valueType = .record("Purchase") }, expected: ["value_type:compatible"]),
-    .init(label: "optional field added", change: { $0.fields.append(RecordField(name: "tag", type: .string, isOptional: true)) }, expected: ["fields.tag:compatible"]),
-    .init(label: "required field added", change: { $0.fields.append(RecordField(name: "tag", type: .string)) }, expected: ["fields.tag:breaking"]),
+    .init(
+        label: "record widened to json",
+        change: {
+            $0.valueType = .scalar(.json)
+            $0.fields = []
+        }, expected: ["value_type:compatible"]),
+    .init(
+        label: "record narrowed to string",
+        change: {
+            $0.valueType = .scalar(.string)
+            $0.fields = []
+        }, expected: ["value_type:breaking"]),
+    .init(
+        label: "record becomes external",
+        change: {
+            $0.valueType = .external("x.y/Order")
+            $0.fields = []
+        }, expected: ["value_type:breaking"]),
+    .init(
+        label: "record renamed with the same fields", change: { $0.valueType = .record("Purchase") }, expected: ["value_type:compatible"]),
+    .init(
+        label: "optional field added", change: { $0.fields.append(RecordField(name: "tag", type: .string, isOptional: true)) },
+        expected: ["fields.tag:compatible"]),
+    .init(
+        label: "required field added", change: { $0.fields.append(RecordField(name: "tag", type: .string)) },
+        expected: ["fields.tag:breaking"]),
     .init(label: "field removed", change: { $0.fields.removeLast() }, expected: ["fields.note:compatible"]),
     .init(label: "field type widened to json", change: { $0.fields[1].type = .json }, expected: ["fields.total:compatible"]),
     .init(label: "field type changed", change: { $0.fields[1].type = .double }, expected: ["fields.total:breaking"]),
@@ -40,7 +63,9 @@ let compatibilityCases: [CompatibilityCase] = [
     .init(label: "max_entries raised", change: { $0.capacity?.maxEntries = 5000 }, expected: ["capacity.max_entries:compatible"]),
     .init(label: "max_value_bytes lowered", change: { $0.capacity?.maxValueBytes = 100 }, expected: ["capacity.max_value_bytes:lossy"]),
     .init(label: "max_key_bytes lowered", change: { $0.capacity?.maxKeyBytes = 8 }, expected: ["capacity.max_key_bytes:lossy"]),
-    .init(label: "capacity removed", change: { $0.capacity = nil }, expected: ["capacity.max_entries:compatible", "capacity.max_key_bytes:compatible", "capacity.max_value_bytes:compatible"]),
+    .init(
+        label: "capacity removed", change: { $0.capacity = nil },
+        expected: ["capacity.max_entries:compatible", "capacity.max_key_bytes:compatible", "capacity.max_value_bytes:compatible"]),
     .init(label: "on_full changes", change: { $0.capacity?.onFull = .evictLRU }, expected: ["capacity.on_full:compatible"]),
     .init(label: "ttl shortened", change: { $0.ttl = .seconds(300) }, expected: ["ttl:lossy"]),
     .init(label: "ttl lengthened", change: { $0.ttl = .seconds(3600) }, expected: ["ttl:compatible"]),
@@ -48,10 +73,19 @@ let compatibilityCases: [CompatibilityCase] = [
     .init(label: "rollout changes", change: { $0.rollout.minOps = 5 }, expected: ["rollout:compatible"]),
     .init(label: "breaker added", change: { $0.circuitBreaker = CircuitBreakerPolicy() }, expected: ["circuit_breaker:compatible"]),
     .init(label: "rollback window changes", change: { $0.rollbackWindow = .seconds(60) }, expected: ["rollback_window:compatible"]),
-    .init(label: "batch changes on a serialized map", change: { $0.strategy = .serialized; $0.batch.maxSize = 8 }, expected: ["strategy:compatible"]),
+    .init(
+        label: "batch changes on a serialized map",
+        change: {
+            $0.strategy = .serialized
+            $0.batch.maxSize = 8
+        }, expected: ["strategy:compatible"]),
     .init(
         label: "several changes at once",
-        change: { $0.keyType = .uuid; $0.ttl = .seconds(60); $0.strategy = .rwlock },
+        change: {
+            $0.keyType = .uuid
+            $0.ttl = .seconds(60)
+            $0.strategy = .rwlock
+        },
         expected: ["key_type:breaking", "strategy:compatible", "ttl:lossy"]
     ),
 ]

@@ -1,6 +1,5 @@
-import Testing
-
 import MapSchema
+import Testing
 
 @Suite("Go durations")
 struct GoDurationTests {
@@ -17,7 +16,9 @@ struct GoDurationTests {
         #expect(try GoDuration.parse(text) == expected)
     }
 
-    @Test("An invalid duration is refused", arguments: ["", "10", "10d", "-5m", "1 s", "s", "1.2.3s", "m5", "1hh", "abc", ".s", "1e3s", "9999999999h"])
+    @Test(
+        "An invalid duration is refused",
+        arguments: ["", "10", "10d", "-5m", "1 s", "s", "1.2.3s", "m5", "1hh", "abc", ".s", "1e3s", "9999999999h"])
     func refuses(_ text: String) {
         #expect(throws: GoDuration.ParseError.self) { try GoDuration.parse(text) }
     }

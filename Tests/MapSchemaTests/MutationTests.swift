@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import MapSchema
+import Testing
 
 /// SplitMix64: a small seeded generator, so that every run mutates the same way.
 struct SeededGenerator: RandomNumberGenerator {
@@ -33,7 +32,10 @@ struct MutationTests {
             case 3 where !lines[i].isEmpty:
                 var scalars = Array(lines[i].unicodeScalars)
                 let k = Int.random(in: 0..<scalars.count, using: &generator)
-                let replacements: [Unicode.Scalar] = [":", " ", "-", "[", "{", "\"", "'", "#", "&", "*", "!", "|", ">", "?", "x", "9", "\t", "é", "%", "@", "`", ",", "]", "}"]
+                let replacements: [Unicode.Scalar] = [
+                    ":", " ", "-", "[", "{", "\"", "'", "#", "&", "*", "!", "|", ">", "?", "x", "9", "\t", "é", "%", "@", "`", ",", "]",
+                    "}",
+                ]
                 scalars[k] = replacements.randomElement(using: &generator)!
                 lines[i] = String(String.UnicodeScalarView(scalars))
             case 4 where !lines[i].isEmpty:
@@ -50,7 +52,8 @@ struct MutationTests {
         bytes = Array(lines.joined(separator: "\n").utf8)
         switch Int.random(in: 0..<10, using: &generator) {
         case 0 where !bytes.isEmpty: bytes.removeLast(Int.random(in: 0..<bytes.count, using: &generator))
-        case 1 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+        case 1 where !bytes.isEmpty:
+            bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
         default: break
         }
         return bytes

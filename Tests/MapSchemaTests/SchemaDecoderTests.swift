@@ -110,7 +110,11 @@ struct SchemaDecoderTests {
         #expect(result.diagnostics.isEmpty)
         let schema = try #require(result.documents.first?.schema)
         #expect(schema.valueType == .record("User"))
-        #expect(schema.fields == [RecordField(name: "id", type: .string), RecordField(name: "name", type: .string), RecordField(name: "age", type: .int64, isOptional: true)])
+        #expect(
+            schema.fields == [
+                RecordField(name: "id", type: .string), RecordField(name: "name", type: .string),
+                RecordField(name: "age", type: .int64, isOptional: true),
+            ])
         #expect(schema.capacity == Capacity(maxEntries: 1_000_000, onFull: .reject, maxKeyBytes: 256, maxValueBytes: 65536))
         #expect(schema.ttl == .seconds(600))
         #expect(schema.rollout.maxErrorRate == 0.01)
@@ -160,10 +164,13 @@ struct SchemaDecoderTests {
     func contentHash() throws {
         let a = try #require(decode("name: orders\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nttl: 1m\n").documents.first)
         let b = try #require(
-            decode("# orders\nttl: \"60s\"   # a minute\nvalue_type: 'string'\nkey_type: string\nversion: v1.0.0\nname: \"orders\"\n").documents.first
+            decode("# orders\nttl: \"60s\"   # a minute\nvalue_type: 'string'\nkey_type: string\nversion: v1.0.0\nname: \"orders\"\n")
+                .documents.first
         )
         let c = try #require(decode("name: orders\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nttl: 2m\n").documents.first)
-        let d = try #require(decode("name: orders\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nttl: 1m\nstrategy: sharded\nshards: 64\n").documents.first)
+        let d = try #require(
+            decode("name: orders\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nttl: 1m\nstrategy: sharded\nshards: 64\n").documents
+                .first)
         #expect(a.contentSHA256 == b.contentSHA256)
         #expect(a.contentSHA256 == d.contentSHA256)
         #expect(a.contentSHA256 != c.contentSHA256)

@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import MapSchema
+import Testing
 
 @Suite("Loading files and directories")
 struct SchemaLoaderTests {
@@ -54,7 +53,9 @@ struct SchemaLoaderTests {
         }
         try write(schema("secret"), to: outside.appendingPathComponent("secret.yaml"))
         try write(schema("a"), to: root.appendingPathComponent("a.yaml"))
-        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("secret.yaml").path, withDestinationPath: outside.appendingPathComponent("secret.yaml").path)
+        try FileManager.default.createSymbolicLink(
+            atPath: root.appendingPathComponent("secret.yaml").path, withDestinationPath: outside.appendingPathComponent("secret.yaml").path
+        )
         try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("loop").path, withDestinationPath: root.path)
         #expect(SchemaLoader.load(paths: [root.path]).documents.map(\.schema.name) == ["a"])
     }

@@ -144,7 +144,8 @@ func schema(_ name: String, version: String, description: String = "test map") -
             #expect(denied.status == 401)
             #expect(denied.errorCode == "unauthorized")
             let mixed = try await daemon.request(
-                "POST", "/v1/apply", headers: daemon.bearer, body: orders + "---\nname: broken\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nstrategy: shardd\n")
+                "POST", "/v1/apply", headers: daemon.bearer,
+                body: orders + "---\nname: broken\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nstrategy: shardd\n")
             #expect(mixed.status == 200, "\(mixed)")
             let plan = try #require(mixed.json?["plan"] as? [[String: Any]])
             #expect(Set(plan.compactMap { $0["action"] as? String }) == ["create", "invalid"])
@@ -153,14 +154,18 @@ func schema(_ name: String, version: String, description: String = "test map") -
 
             // Every document invalid: 422 with positioned diagnostics.
             let invalid = try await daemon.request(
-                "POST", "/v1/apply", headers: daemon.bearer, body: "name: broken\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nstrategy: shardd\n")
+                "POST", "/v1/apply", headers: daemon.bearer,
+                body: "name: broken\nversion: 1.0.0\nkey_type: string\nvalue_type: string\nstrategy: shardd\n")
             #expect(invalid.status == 422, "\(invalid)")
             #expect(invalid.errorCode == "invalid_schema")
             let diagnostics = try #require(invalid.json?["diagnostics"] as? [[String: Any]])
-            #expect(diagnostics.contains { ($0["line"] as? Int) == 5 && (($0["message"] as? String) ?? "").contains("shardd") }, "\(diagnostics)")
+            #expect(
+                diagnostics.contains { ($0["line"] as? Int) == 5 && (($0["message"] as? String) ?? "").contains("shardd") },
+                "\(diagnostics)")
 
             // Dry run changes nothing.
-            let dry = try await daemon.request("POST", "/v1/apply?dry_run=true", headers: daemon.bearer, body: schema("carts", version: "1.0.0"))
+            let dry = try await daemon.request(
+                "POST", "/v1/apply?dry_run=true", headers: daemon.bearer, body: schema("carts", version: "1.0.0"))
             #expect(dry.status == 200)
             #expect(dry.json?["dry_run"] as? Bool == true)
             #expect(try await daemon.request("GET", "/v1/maps/carts").status == 404)
@@ -200,7 +205,8 @@ func schema(_ name: String, version: String, description: String = "test map") -
             // Malformed and oversized requests: 4xx, and the daemon lives on.
             let garbage = try await RawHTTPClient.send(port: daemon.port, bytes: Array("\u{1}\u{2} nonsense\r\n\r\n".utf8))
             #expect((400..<500).contains(garbage.status))
-            let oversized = try await daemon.request("POST", "/v1/apply", headers: daemon.bearer, body: String(repeating: "#", count: 2 << 20))
+            let oversized = try await daemon.request(
+                "POST", "/v1/apply", headers: daemon.bearer, body: String(repeating: "#", count: 2 << 20))
             #expect(oversized.status == 413)
             #expect(try await daemon.request("GET", "/v1/nothing/here").status == 404)
             #expect(try await daemon.request("DELETE", "/v1/apply").status == 405)

@@ -54,7 +54,8 @@ import Testing
     }
 
     @Test func countersWithSmallLabelSetsStartAtZero() {
-        let lines = Self.lines(MetricsRenderer().render(ControllerMetricsSnapshot(maps: [TableControlPlane.sample(map: "users", version: "1.0.0")])))
+        let lines = Self.lines(
+            MetricsRenderer().render(ControllerMetricsSnapshot(maps: [TableControlPlane.sample(map: "users", version: "1.0.0")])))
         for result in ["success", "error", "invalid", "unchanged"] {
             #expect(lines.contains(#"mapctl_reconcile_total{result="\#(result)"} 0"#), "\(result)")
         }
@@ -70,7 +71,8 @@ import Testing
     func promtoolAcceptsTheOutput() throws {
         let http = PrometheusCollectorRegistry()
         http.makeCounter(
-            descriptor: MetricNameDescriptor(namespace: "mapctl", metricName: "http_requests", unitName: "total", helpText: "HTTP requests."),
+            descriptor: MetricNameDescriptor(
+                namespace: "mapctl", metricName: "http_requests", unitName: "total", helpText: "HTTP requests."),
             labels: [("method", "GET"), ("route", "/healthz"), ("status", "200")]
         ).increment()
         let text = MetricsRenderer().render(Self.snapshot, additional: [http])

@@ -15,7 +15,8 @@ import Testing
     @Test func healthAndReadinessAnswerWithoutAToken() async throws {
         let plane = TableControlPlane()
         await plane.setReady(false)
-        try await withAPIServer(controlPlane: plane, authorization: APIAuthorization(token: Self.token, requiresTokenForAll: true)) { port in
+        try await withAPIServer(controlPlane: plane, authorization: APIAuthorization(token: Self.token, requiresTokenForAll: true)) {
+            port in
             let health = try await RawHTTPClient.request(port: port, method: "GET", path: "/healthz")
             #expect(health.status == 200)
             let notReady = try await RawHTTPClient.request(port: port, method: "GET", path: "/readyz")
@@ -30,7 +31,9 @@ import Testing
     @Test func readinessAlsoWaitsForTheGate() async throws {
         let plane = TableControlPlane()
         let gate = ReadinessGate()
-        try await withAPIServer(controlPlane: plane, authorization: Self.loopback, configuration: MapctlRoutesConfiguration(readinessGate: gate)) { port in
+        try await withAPIServer(
+            controlPlane: plane, authorization: Self.loopback, configuration: MapctlRoutesConfiguration(readinessGate: gate)
+        ) { port in
             let closed = try await RawHTTPClient.request(port: port, method: "GET", path: "/readyz")
             #expect(closed.status == 503)
             gate.open()
@@ -42,7 +45,8 @@ import Testing
     @Test func entriesArePutReadAndDeletedWithPercentEncodedKeys() async throws {
         let plane = TableControlPlane()
         try await withAPIServer(controlPlane: plane, authorization: Self.loopback) { port in
-            let put = try await RawHTTPClient.request(port: port, method: "PUT", path: "/v1/maps/users/entries/team%2Fu%201", body: Array(#"{"id":"u1"}"#.utf8))
+            let put = try await RawHTTPClient.request(
+                port: port, method: "PUT", path: "/v1/maps/users/entries/team%2Fu%201", body: Array(#"{"id":"u1"}"#.utf8))
             #expect(put.status == 204)
             #expect(await plane.maps["users"]?["team/u 1"] == Array(#"{"id":"u1"}"#.utf8))
 
@@ -66,7 +70,8 @@ import Testing
             #expect(noMap.status == 404)
             #expect(noMap.errorCode == "map_not_found")
 
-            let badValue = try await RawHTTPClient.request(port: port, method: "PUT", path: "/v1/maps/users/entries/k", body: Array("{not json".utf8))
+            let badValue = try await RawHTTPClient.request(
+                port: port, method: "PUT", path: "/v1/maps/users/entries/k", body: Array("{not json".utf8))
             #expect(badValue.status == 400)
             #expect(badValue.errorCode == "bad_value")
 
@@ -81,16 +86,19 @@ import Testing
             #expect(unknown.status == 404)
             #expect(unknown.errorCode == "not_found")
 
-            let wrongMethod = try await RawHTTPClient.request(port: port, method: "POST", path: "/v1/maps/users/entries/k", body: Array("1".utf8))
+            let wrongMethod = try await RawHTTPClient.request(
+                port: port, method: "POST", path: "/v1/maps/users/entries/k", body: Array("1".utf8))
             #expect(wrongMethod.status == 405)
             #expect(wrongMethod.header("Allow") == "DELETE, GET, HEAD, PUT")
             #expect(wrongMethod.errorCode == "method_not_allowed")
 
-            let badFlag = try await RawHTTPClient.request(port: port, method: "POST", path: "/v1/apply?dry_run=maybe", headers: Self.bearer, body: Array("name: x".utf8))
+            let badFlag = try await RawHTTPClient.request(
+                port: port, method: "POST", path: "/v1/apply?dry_run=maybe", headers: Self.bearer, body: Array("name: x".utf8))
             #expect(badFlag.status == 400)
             #expect(badFlag.errorCode == "bad_parameter")
 
-            let badRollback = try await RawHTTPClient.request(port: port, method: "POST", path: "/v1/maps/users/rollback", headers: Self.bearer, body: Array("[1,2".utf8))
+            let badRollback = try await RawHTTPClient.request(
+                port: port, method: "POST", path: "/v1/maps/users/rollback", headers: Self.bearer, body: Array("[1,2".utf8))
             #expect(badRollback.status == 400)
             #expect(badRollback.errorCode == "bad_body")
 
@@ -113,11 +121,13 @@ import Testing
             #expect(put.errorCode == "too_large")
 
             let apply = try await RawHTTPClient.request(
-                port: port, method: "POST", path: "/v1/apply", headers: Self.bearer, body: Array(repeating: UInt8(ascii: "a"), count: 2 << 20))
+                port: port, method: "POST", path: "/v1/apply", headers: Self.bearer,
+                body: Array(repeating: UInt8(ascii: "a"), count: 2 << 20))
             #expect(apply.status == 413)
 
             // Chunked, so that the limit is found while reading rather than from Content-Length.
-            var chunked = Array("PUT /v1/maps/users/entries/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
+            var chunked = Array(
+                "PUT /v1/maps/users/entries/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
             for _ in 0..<8 { chunked += Array("40\r\n".utf8) + Array(repeating: UInt8(ascii: "1"), count: 64) + Array("\r\n".utf8) }
             chunked += Array("0\r\n\r\n".utf8)
             let streamed = try await RawHTTPClient.send(port: port, bytes: chunked)
@@ -191,7 +201,10 @@ import Testing
             let maps = try #require(list.json?["maps"] as? [[String: Any]])
             #expect(maps.count == 1)
             let status = try #require(maps.first)
-            for key in ["name", "live_version", "desired_version", "phase", "strategy", "entries", "window_ends_at", "standby_version", "quarantined", "breaker", "checks"] {
+            for key in [
+                "name", "live_version", "desired_version", "phase", "strategy", "entries", "window_ends_at", "standby_version",
+                "quarantined", "breaker", "checks",
+            ] {
                 #expect(status.keys.contains(key), "\(key)")
             }
 
@@ -236,7 +249,8 @@ import Testing
         let diagnostic = Diagnostic(file: "apply", line: 3, column: 11, message: "unknown strategy 'shardd' (did you mean 'sharded'?)")
         await plane.setNextReport(ApplyReport(dryRun: false, plan: [PlanEntry(name: "users", action: .invalid, diagnostics: [diagnostic])]))
         try await withAPIServer(controlPlane: plane, authorization: Self.loopback) { port in
-            let response = try await RawHTTPClient.request(port: port, method: "POST", path: "/v1/apply", headers: Self.bearer, body: Array("x".utf8))
+            let response = try await RawHTTPClient.request(
+                port: port, method: "POST", path: "/v1/apply", headers: Self.bearer, body: Array("x".utf8))
             #expect(response.status == 422)
             #expect(response.errorCode == "invalid_schema")
             let diagnostics = try #require(response.json?["diagnostics"] as? [[String: Any]])
@@ -248,11 +262,14 @@ import Testing
 
             // One valid document beside the invalid one: 200, the invalid one in the plan.
             await plane.setNextReport(
-                ApplyReport(dryRun: false, plan: [
-                    PlanEntry(name: "users", action: .invalid, diagnostics: [diagnostic]),
-                    PlanEntry(name: "orders", action: .create, toVersion: "1.0.0"),
-                ]))
-            let partial = try await RawHTTPClient.request(port: port, method: "POST", path: "/v1/apply", headers: Self.bearer, body: Array("x".utf8))
+                ApplyReport(
+                    dryRun: false,
+                    plan: [
+                        PlanEntry(name: "users", action: .invalid, diagnostics: [diagnostic]),
+                        PlanEntry(name: "orders", action: .create, toVersion: "1.0.0"),
+                    ]))
+            let partial = try await RawHTTPClient.request(
+                port: port, method: "POST", path: "/v1/apply", headers: Self.bearer, body: Array("x".utf8))
             #expect(partial.status == 200)
             #expect((partial.json?["plan"] as? [Any])?.count == 2)
         }

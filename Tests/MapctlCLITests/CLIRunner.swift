@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the built `mapctl` binary for end-to-end tests.
@@ -24,7 +24,9 @@ struct CLIRunner: Sendable {
 
     struct NotFound: Error, CustomStringConvertible {
         var searched: [String]
-        var description: String { "mapctl binary not found (looked at \(searched.joined(separator: ", "))); run `swift build` first or set MAPCTL_BINARY" }
+        var description: String {
+            "mapctl binary not found (looked at \(searched.joined(separator: ", "))); run `swift build` first or set MAPCTL_BINARY"
+        }
     }
 
     var executable: URL
@@ -41,7 +43,8 @@ struct CLIRunner: Sendable {
         while bundleDirectory.path.contains(".xctest/") { bundleDirectory.deleteLastPathComponent() }
         if bundleDirectory.lastPathComponent.hasSuffix(".xctest") { bundleDirectory.deleteLastPathComponent() }
         candidates.append(bundleDirectory.appendingPathComponent(product).path)
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         candidates.append(packageRoot.appendingPathComponent(".build/debug/\(product)").path)
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw NotFound(searched: candidates)
@@ -50,7 +53,8 @@ struct CLIRunner: Sendable {
     }
 
     /// The package root, for paths such as `schemas/`.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// Runs to completion (or until `timeout`, then SIGKILL) and returns what it printed.
     ///
@@ -68,7 +72,9 @@ struct CLIRunner: Sendable {
     }
 
     /// Starts the binary and returns at once: for a daemon, read its output while it runs and signal it.
-    func launch(_ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:], directory: URL? = nil) throws -> RunningProcess {
+    func launch(_ arguments: [String], stdin: String? = nil, environment: [String: String?] = [:], directory: URL? = nil) throws
+        -> RunningProcess
+    {
         try RunningProcess(
             executable: executable, arguments: arguments, stdin: stdin, environment: environment, directory: directory ?? Self.packageRoot
         )

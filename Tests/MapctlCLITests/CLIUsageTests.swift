@@ -102,7 +102,8 @@ struct CLIUsageTests {
         let server = try Self.closedPortURL()
         let result = try await cli.run(arguments + ["--server", server], timeout: .seconds(20))
         #expect(result.exitCode == 69, "\(arguments): \(result)")
-        #expect(result.stderr.contains("mapctl: cannot reach the controller at \(server) (connection refused); start it with: mapctl watch"))
+        #expect(
+            result.stderr.contains("mapctl: cannot reach the controller at \(server) (connection refused); start it with: mapctl watch"))
         #expect(result.stdout.isEmpty)
     }
 

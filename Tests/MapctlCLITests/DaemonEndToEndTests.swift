@@ -31,7 +31,8 @@ struct DaemonEndToEndTests {
         #expect(status["live_version"] as? String == "1.0.0")
         #expect(status["desired_version"] as? String == "1.0.0")
         let all = try await session.mapctl(["status", "-o", "json"])
-        let maps = try #require((try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])?["maps"] as? [[String: Any]])
+        let maps = try #require(
+            (try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])?["maps"] as? [[String: Any]])
         #expect(maps.map { $0["name"] as? String } == ["orders"])
 
         let again = try await session.mapctl(["apply", "-f", file])
@@ -144,8 +145,10 @@ struct DaemonEndToEndTests {
         let first = layout.schemas.appendingPathComponent("..2024_01_01_00_00_00.000000001")
         try manager.createDirectory(at: first, withIntermediateDirectories: true)
         try Data(Fixture.schema("mounted", version: "1.0.0").utf8).write(to: first.appendingPathComponent("mounted.yaml"))
-        try manager.createSymbolicLink(atPath: layout.schemas.appendingPathComponent("..data").path, withDestinationPath: first.lastPathComponent)
-        try manager.createSymbolicLink(atPath: layout.schemas.appendingPathComponent("mounted.yaml").path, withDestinationPath: "..data/mounted.yaml")
+        try manager.createSymbolicLink(
+            atPath: layout.schemas.appendingPathComponent("..data").path, withDestinationPath: first.lastPathComponent)
+        try manager.createSymbolicLink(
+            atPath: layout.schemas.appendingPathComponent("mounted.yaml").path, withDestinationPath: "..data/mounted.yaml")
 
         let session = try await Session.start(layout: layout)
         _ = try await session.waitForStatus("edited") { $0["live_version"] as? String == "1.0.0" }
@@ -157,7 +160,8 @@ struct DaemonEndToEndTests {
 
         let second = layout.schemas.appendingPathComponent("..2024_01_01_00_01_00.000000002")
         try manager.createDirectory(at: second, withIntermediateDirectories: true)
-        try Data(Fixture.schema("mounted", version: "1.1.0", extra: "ttl: 1h").utf8).write(to: second.appendingPathComponent("mounted.yaml"))
+        try Data(Fixture.schema("mounted", version: "1.1.0", extra: "ttl: 1h").utf8).write(
+            to: second.appendingPathComponent("mounted.yaml"))
         let temporary = layout.schemas.appendingPathComponent("..data_tmp").path
         try manager.createSymbolicLink(atPath: temporary, withDestinationPath: second.lastPathComponent)
         #expect(rename(temporary, layout.schemas.appendingPathComponent("..data").path) == 0)
@@ -265,14 +269,19 @@ struct DaemonEndToEndTests {
         #expect(manual.stdout.contains("rolled back to 1.0.0"))
         #expect(try await session.status("hot")["live_version"] as? String == "1.0.0")
         let afterManual = try await session.history("hot")
-        #expect(afterManual.contains { $0["action"] as? String == "rollback" && (($0["reason"] as? String) ?? "").contains("back to the first") })
+        #expect(
+            afterManual.contains {
+                $0["action"] as? String == "rollback" && (($0["reason"] as? String) ?? "").contains("back to the first")
+            })
         let unknown = try await session.mapctl(["rollback", "hot", "--to", "9.9.9"])
         #expect(unknown.exitCode == 1, "\(unknown)")
         #expect(unknown.stderr.hasPrefix("mapctl: "))
         _ = try await session.daemon.stop()
     }
 
-    @Test("status colours only on a terminal, and never with NO_COLOR", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test(
+        "status colours only on a terminal, and never with NO_COLOR",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func colour() async throws {
         let session = try await Session.start()
         defer { session.layout.remove() }

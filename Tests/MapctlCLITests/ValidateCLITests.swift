@@ -24,7 +24,9 @@ struct ValidateCLITests {
         #expect(result.exitCode == 1, "\(result)")
         let lines = result.stderr.split(separator: "\n").map(String.init)
         #expect(lines.contains("examples/bad/typos.yaml:4:11: error: unknown key_type 'strng' (did you mean 'string'?)"))
-        #expect(lines.contains("examples/bad/wrong_strategy_options.yaml:7:1: error: shards applies only to strategy sharded (strategy is mutex)"))
+        #expect(
+            lines.contains(
+                "examples/bad/wrong_strategy_options.yaml:7:1: error: shards applies only to strategy sharded (strategy is mutex)"))
         #expect(Set(lines.map { $0.split(separator: ":")[0] }).count == 6)
         #expect(lines.allSatisfy { $0.contains(": error: ") })
         #expect(!result.stderr.contains("\u{1B}["))

@@ -17,8 +17,9 @@ struct SplitMix64: RandomNumberGenerator {
 
 @Suite("Rollout properties")
 struct RolloutPropertyTests {
-    @Test("Random check sequences: rollback exactly at the first run of failure_limit failures, counts add up, decisions are final",
-          arguments: 0..<200)
+    @Test(
+        "Random check sequences: rollback exactly at the first run of failure_limit failures, counts add up, decisions are final",
+        arguments: 0..<200)
     func analysisAgainstModel(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let policy = RolloutPolicy(

@@ -49,7 +49,8 @@ public enum Daemon {
         onRESPListening: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws {
         try await run(
-            configuration: configuration, logger: logger, onListening: onListening, onRESPListening: onRESPListening, onServiceGroup: { _ in })
+            configuration: configuration, logger: logger, onListening: onListening, onRESPListening: onRESPListening,
+            onServiceGroup: { _ in })
     }
 
     /// ``run(configuration:logger:onListening:)`` that hands the service group to

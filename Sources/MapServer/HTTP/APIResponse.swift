@@ -25,7 +25,9 @@ enum APIResponse {
         }
     }
 
-    static func raw(_ bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok, contentType: String = jsonContentType, headers: HTTPFields = [:]) -> Response {
+    static func raw(
+        _ bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok, contentType: String = jsonContentType, headers: HTTPFields = [:]
+    ) -> Response {
         var headers = headers
         headers[.contentType] = contentType
         let buffer = ByteBuffer(bytes: bytes)
@@ -57,7 +59,8 @@ enum APIResponse {
         report: ApplyReport? = nil,
         headers: HTTPFields = [:]
     ) -> Response {
-        let body = ErrorBody(error: .init(code: code, message: message), diagnostics: diagnostics.isEmpty ? nil : diagnostics, report: report)
+        let body = ErrorBody(
+            error: .init(code: code, message: message), diagnostics: diagnostics.isEmpty ? nil : diagnostics, report: report)
         do {
             var data = try makeEncoder().encode(body)
             data.append(UInt8(ascii: "\n"))

@@ -3,9 +3,9 @@ public import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A `LogHandler` that writes one JSON object per line (`--log-format json`), for log
@@ -158,9 +158,9 @@ final class FileDescriptorWriter: Sendable {
             while offset < bytes.count {
                 let written = bytes.withUnsafeMutableBytes { buffer in
                     #if canImport(Glibc)
-                    Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                     #else
-                    Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                        Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                     #endif
                 }
                 if written < 0 {

@@ -31,8 +31,10 @@ public struct MetricsRenderer: Sendable {
         for sample in maps {
             let base = [("map", Self.escape(sample.map)), ("version", Self.escape(sample.version))]
             for (op, result, count) in sample.ops {
-                registry.makeCounter(descriptor: Family.ops.descriptor, labels: base + [("op", Self.escape(op)), ("result", Self.escape(result))])
-                    .increment(by: Int64(clamping: count))
+                registry.makeCounter(
+                    descriptor: Family.ops.descriptor, labels: base + [("op", Self.escape(op)), ("result", Self.escape(result))]
+                )
+                .increment(by: Int64(clamping: count))
             }
             registry.makeGauge(descriptor: Family.entries.descriptor, labels: base).set(Int64(sample.entries))
             registry.makeGauge(descriptor: Family.bytes.descriptor, labels: base).set(Int64(sample.bytes))

@@ -2,9 +2,9 @@ import Foundation
 import MapSchema
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the polling fallback compares: every schema file under a directory with its

@@ -71,23 +71,23 @@ public struct DirectoryWatcher: Service {
         let signal = ChangeSignal(quietPeriod: configuration.quietPeriod, maxDelay: configuration.maxDelay)
         var pollInterval = configuration.pollInterval
         #if canImport(Glibc)
-        var inotify: InotifyEventSource?
-        if pollInterval == nil {
-            do {
-                inotify = try InotifyEventSource(root: configuration.directory, logger: logger) { path in
-                    signal.notify(.changes(1))
+            var inotify: InotifyEventSource?
+            if pollInterval == nil {
+                do {
+                    inotify = try InotifyEventSource(root: configuration.directory, logger: logger) { path in
+                        signal.notify(.changes(1))
+                    }
+                    logger.debug("watching with inotify", metadata: ["directory": "\(configuration.directory)"])
+                } catch {
+                    pollInterval = .seconds(1)
+                    logger.warning(
+                        "inotify unavailable, polling every second instead",
+                        metadata: ["directory": "\(configuration.directory)", "error": "\(error)"]
+                    )
                 }
-                logger.debug("watching with inotify", metadata: ["directory": "\(configuration.directory)"])
-            } catch {
-                pollInterval = .seconds(1)
-                logger.warning(
-                    "inotify unavailable, polling every second instead",
-                    metadata: ["directory": "\(configuration.directory)", "error": "\(error)"]
-                )
             }
-        }
         #else
-        if pollInterval == nil { pollInterval = .seconds(1) }
+            if pollInterval == nil { pollInterval = .seconds(1) }
         #endif
 
         let directory = configuration.directory
@@ -128,7 +128,7 @@ public struct DirectoryWatcher: Service {
             }
         }
         #if canImport(Glibc)
-        await inotify?.stop()
+            await inotify?.stop()
         #endif
     }
 }

@@ -54,14 +54,17 @@ actor TableControlPlane: ControlPlane {
 
     func getEntry(map: String, key: String) async throws(ControlPlaneError) -> [UInt8] {
         guard let entries = maps[map] else { throw Self.noMap(map) }
-        guard let value = entries[key] else { throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key)' in \(map)") }
+        guard let value = entries[key] else {
+            throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key)' in \(map)")
+        }
         return value
     }
 
     func putEntry(map: String, key: String, json: [UInt8]) async throws(ControlPlaneError) {
         guard maps[map] != nil else { throw Self.noMap(map) }
         if let breakerOpenFor {
-            throw ControlPlaneError(.unavailable, code: "breaker_open", message: "the circuit breaker of \(map) is open", retryAfter: breakerOpenFor)
+            throw ControlPlaneError(
+                .unavailable, code: "breaker_open", message: "the circuit breaker of \(map) is open", retryAfter: breakerOpenFor)
         }
         guard (try? JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])) != nil else {
             throw ControlPlaneError(.badRequest, code: "bad_value", message: "the value is not JSON")
