@@ -39,13 +39,22 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Already in the graph through Hummingbird; named here for the RESP listener's raw channel handlers.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Content hashes (SHA-256) from a kept library rather than our own.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // Fleets (SPEC §8): the shared state on PostgreSQL.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Analysis from Prometheus (SPEC §8.1): instant queries over HTTP.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Schema files in, validated schemas out: model, YAML decoding with
         // positions, validation, compatibility classes, content hashes.
         .target(
             name: "MapSchema",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Live, thread-safe map instances: five strategies, typed and dynamic
@@ -80,11 +89,35 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Analysis from Prometheus (SPEC §8.1): a rollout's `queries`, run against a Prometheus
+        // server each interval and judged pass, fail or inconclusive beside the map's own counters.
+        .target(
+            name: "PrometheusAnalysis",
+            dependencies: [
+                "MapSchema", "Rollout",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Fleets (SPEC §8): many replicas, one decision. The shared state on PostgreSQL, leader
+        // election, the fleet's judgement and the replicas following it.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "MapSchema", "LiveMaps", "Rollout", "MapController",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The daemon's parts: HTTP API, metrics, directory watcher, services.
         .target(
             name: "MapServer",
             dependencies: [
-                "MapSchema", "LiveMaps", "Governance", "MapController",
+                "MapSchema", "LiveMaps", "Governance", "MapController", "Fleet", "PrometheusAnalysis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,8 +160,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Throwaway real servers for tests: PostgreSQL (initdb in a temp dir, as a non-root user)
+        // and Prometheus (its own config and TSDB in a temp dir), stopped at the end.
+        .target(
+            name: "TestServers",
+            dependencies: [],
+            path: "Tests/TestServers",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "MapController", "MapSchema", "Rollout", "TestServers"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PrometheusAnalysisTests",
+            dependencies: ["PrometheusAnalysis", "MapSchema", "Rollout", "TestServers"],
+            swiftSettings: strict
+        ),
         // End to end: runs the built `mapctl` binary and a real daemon.
-        .testTarget(name: "MapctlCLITests", dependencies: ["mapctl"], swiftSettings: strict),
+        .testTarget(name: "MapctlCLITests", dependencies: ["mapctl", "TestServers"], swiftSettings: strict),
         // The embedding example (examples/embedded-service): a Hummingbird app that keeps its
         // orders in a governed map, run with `swift run OrderService`. Targets of this package,
         // so that it builds with the shared dependencies and `swift test` runs its live test.

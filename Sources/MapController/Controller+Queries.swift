@@ -22,6 +22,9 @@ extension Controller {
         guard records[name] != nil else {
             throw ControlPlaneError(.notFound, code: "map_not_found", message: "no map named '\(name)'")
         }
+        if let fleet = configuration.fleet, let shared = await fleet.history(of: name) {
+            return shared
+        }
         do {
             return try store.history(name: name)
         } catch {
@@ -39,7 +42,7 @@ extension Controller {
             diagnostics = invalid.diagnostics
             reason = invalid.diagnostics.first { $0.severity == .error }?.message ?? reason
         }
-        return MapStatus(
+        var status = MapStatus(
             name: record.name,
             liveVersion: state.liveVersion?.description,
             desiredVersion: state.desiredVersion?.description,
@@ -59,6 +62,17 @@ extension Controller {
             source: state.invalid?.source ?? state.desiredSource,
             diagnostics: diagnostics
         )
+        if let fleet = configuration.fleet {
+            let shared = fleet.status(of: record.name)
+            status.replicas = shared?.replicas ?? []
+            status.leader = shared?.leader
+            if let shared {
+                if let checks = shared.checks { status.checks = checks }
+                status.quarantined = Array(Set(status.quarantined).union(shared.quarantined)).sorted()
+                if record.rollout != nil, let ends = shared.windowEndsAt { status.windowEndsAt = ends }
+            }
+        }
+        return status
     }
 
     func phase(of record: MapRecord) -> MapPhase {
@@ -96,21 +110,20 @@ extension Controller {
 
     /// The entry API without a hop to the concurrency pool (a protocol server on its event loop, benchmarks):
     /// the value of `key` in map `name` as JSON bytes.
+    ///
+    /// A thin layer over ``lookUpEntry(map:key:)``, which the RESP listener uses: one path for both interfaces.
     public nonisolated func readEntry(map name: String, key: String) throws(ControlPlaneError) -> [UInt8] {
-        let map = try managedMap(name)
-        let value: [UInt8]?
-        do { value = try map.getJSON(key) } catch { throw Self.controlPlaneError(error) }
-        guard let value else {
+        guard let value = try lookUpEntry(map: name, key: key).json else {
             throw ControlPlaneError(.notFound, code: "key_not_found", message: "no key '\(key.prefix(128))' in \(name)")
         }
         return value
     }
 
     /// Stores a JSON value under `key`, checked against the map's schema, through the breaker and the write gate.
+    ///
+    /// A thin layer over ``writeEntry(map:key:encoding:)``, which the RESP listener uses: one path for both interfaces.
     public nonisolated func writeEntry(map name: String, key: String, json: [UInt8]) throws(ControlPlaneError) {
-        try memoryLimit?.checkWrite()
-        let map = try managedMap(name)
-        do { try map.putJSON(key, json) } catch { throw Self.controlPlaneError(error) }
+        try writeEntry(map: name, key: key) { (_: ValueType) throws(ControlPlaneError) -> [UInt8] in json }
     }
 
     /// Removes `key`; `key_not_found` when it was absent.

@@ -241,7 +241,8 @@ extension Controller {
         }
         let known = try? store.document(name: name, version: document.schema.version)
         var decision = Planner.plan(
-            document, source: source, live: live, knownContent: known?.contentSHA256, quarantine: quarantine?.reason)
+            document, source: source, live: live, knownContent: known?.contentSHA256,
+            quarantine: quarantine?.reason ?? fleetQuarantine(of: document))
         // A map a service bound to its Swift types takes only versions those types fit.
         if let binding = registry.binding(of: name), decision.changesLive {
             do {
@@ -266,6 +267,14 @@ extension Controller {
             requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.requeueBackoff)
             wake()
             return nil
+        }
+        if decision.changesLive, let waiting = fleetWait(for: document) {
+            // The fleet's shared state is unreachable: nothing new goes live; the document waits.
+            if records[name] == nil { records[name] = MapRecord(state: PersistedMapState(name: name)) }
+            records[name]?.pending = PendingDocument(document: document, source: source)
+            requeue.requeue(name, at: clock.now, base: configuration.requeueBackoff, max: configuration.maxRequeueBackoff)
+            wake()
+            return "nothing was applied and live is untouched: \(waiting); the document is retried"
         }
         do {
             switch decision.kind {

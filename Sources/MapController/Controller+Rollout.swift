@@ -23,6 +23,14 @@ extension Controller {
             let map = registry[name]
         else { return }
         let current = map.liveView.counters.snapshot()
+        if configuration.fleet?.judgement == .fleet {
+            // The fleet's leader judges the sum of every replica's samples; this replica follows.
+            progress.baseline = current
+            progress.nextCheck = now + progress.analysis.policy.interval
+            record.rollout = progress
+            records[name] = record
+            return
+        }
         let delta = current.delta(since: progress.baseline)
         let sample = IntervalSample(
             ops: delta.totalOps,
@@ -52,7 +60,13 @@ extension Controller {
         case .continue:
             break
         case .promote:
-            promote(name)
+            if configuration.fleet == nil {
+                promote(name)
+            } else {
+                // Cut off from the fleet: safety rollbacks only; the window stays open until the fleet decides.
+                progress.nextCheck = now + progress.analysis.policy.interval
+                records[name]?.rollout = progress
+            }
         case .rollback(let reason):
             await rollBackAutomatically(name, reason: reason, trigger: .failedChecks)
         }

@@ -44,6 +44,8 @@ public actor Controller: ControlPlane {
         public var maxMemoryBytes: Int?
         /// Since when a reconcile or apply runs, readable while the actor is busy (`/readyz` reads it).
         public var reconcileProgress = ReconcileProgress()
+        /// The fleet this controller is a replica of (`--fleet`, SPEC §8); nil when it judges alone.
+        public var fleet: (any FleetMembership)?
 
         public init(
             stateDirectory: String = ".mapctl",
@@ -92,6 +94,9 @@ public actor Controller: ControlPlane {
     var isShutDown = false
     /// This run's id in the store (set by ``start()``): written into saved contents, so that a start restores only the last run's.
     var runID: Int64?
+    /// Versions in their window when the previous run ended uncleanly (set by ``start()``): in a fleet, the
+    /// coordinator reports them as faults to the leader instead of the controller judging them alone.
+    var lastRunCrashedVersions: [RunRecord.WindowedMap] = []
     /// The watched directory's files as last decoded: a reconcile reads only the files that changed.
     nonisolated let directoryDecodeCache = SchemaLoader.DecodeCache()
     /// The run loop's current sleep, cancelled to wake it early (a new window, a requeue).
@@ -137,8 +142,11 @@ public actor Controller: ControlPlane {
         }
         runID = run.runID
         restoreContents(previousRun: run.runID - 1)
-        for crashed in run.crashedVersions {
-            await judgeStartupFault(of: crashed)
+        lastRunCrashedVersions = run.crashedVersions
+        if configuration.fleet?.judgement != .fleet {
+            for crashed in run.crashedVersions {
+                await judgeStartupFault(of: crashed)
+            }
         }
         hasStarted = true
         logger.info("controller started", metadata: ["maps": .stringConvertible(records.count), "run": .stringConvertible(run.runID)])

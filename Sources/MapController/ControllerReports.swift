@@ -78,6 +78,9 @@ public struct MapStatus: Sendable, Hashable, Codable {
     /// The source (file path or client) of the last document received.
     public var source: String?
     public var diagnostics: [Diagnostic]
+    /// In a fleet (SPEC §8): every replica's view of this map, and the replica that judges; nil alone.
+    public var replicas: [ReplicaStatus]?
+    public var leader: String?
 
     public init(
         name: String,
@@ -121,7 +124,7 @@ public struct MapStatus: Sendable, Hashable, Codable {
         case windowEndsAt = "window_ends_at"
         case standbyVersion = "standby_version"
         case standbyMode = "standby_mode"
-        case quarantined, breaker, checks, reason, source, diagnostics
+        case quarantined, breaker, checks, reason, source, diagnostics, replicas, leader
     }
 
     // Fixed fields are always present, null when unknown, so that scripts can rely on the keys.
@@ -142,6 +145,10 @@ public struct MapStatus: Sendable, Hashable, Codable {
         try c.encodeIfPresent(reason, forKey: .reason)
         try c.encodeIfPresent(source, forKey: .source)
         if !diagnostics.isEmpty { try c.encode(diagnostics, forKey: .diagnostics) }
+        if let replicas {
+            try c.encode(replicas, forKey: .replicas)
+            try c.encode(leader, forKey: .leader)
+        }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -161,6 +168,38 @@ public struct MapStatus: Sendable, Hashable, Codable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
         source = try c.decodeIfPresent(String.self, forKey: .source)
         diagnostics = try c.decodeIfPresent([Diagnostic].self, forKey: .diagnostics) ?? []
+        replicas = try c.decodeIfPresent([ReplicaStatus].self, forKey: .replicas)
+        leader = try c.decodeIfPresent(String.self, forKey: .leader)
+    }
+}
+
+/// One replica of a fleet as a map's status shows it: `{"replica", "live_version", "entries", "last_seen"}`.
+public struct ReplicaStatus: Sendable, Hashable, Codable {
+    public var replica: String
+    public var liveVersion: String?
+    public var entries: Int
+    public var lastSeen: Date
+
+    public init(replica: String, liveVersion: String?, entries: Int, lastSeen: Date) {
+        self.replica = replica
+        self.liveVersion = liveVersion
+        self.entries = entries
+        self.lastSeen = lastSeen
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case replica
+        case liveVersion = "live_version"
+        case entries
+        case lastSeen = "last_seen"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(replica, forKey: .replica)
+        try c.encode(liveVersion, forKey: .liveVersion)
+        try c.encode(entries, forKey: .entries)
+        try c.encode(lastSeen, forKey: .lastSeen)
     }
 }
 
@@ -178,6 +217,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
     public var source: String?
     public var contentSHA256: String?
     public var reason: String?
+    /// In a fleet (SPEC §8): the replica that acted; nil for a controller alone.
+    public var replica: String?
 
     public init(
         time: Date,
@@ -186,7 +227,8 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         fromVersion: String? = nil,
         source: String? = nil,
         contentSHA256: String? = nil,
-        reason: String? = nil
+        reason: String? = nil,
+        replica: String? = nil
     ) {
         self.time = time
         self.action = action
@@ -195,6 +237,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         self.source = source
         self.contentSHA256 = contentSHA256
         self.reason = reason
+        self.replica = replica
     }
 
     enum CodingKeys: String, CodingKey {
@@ -203,6 +246,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         case source
         case contentSHA256 = "content_sha256"
         case reason
+        case replica
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -214,6 +258,7 @@ public struct HistoryEntry: Sendable, Hashable, Codable {
         try c.encode(source, forKey: .source)
         try c.encode(contentSHA256, forKey: .contentSHA256)
         try c.encode(reason, forKey: .reason)
+        try c.encodeIfPresent(replica, forKey: .replica)
     }
 }
 

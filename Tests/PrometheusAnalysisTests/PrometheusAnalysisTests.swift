@@ -1,0 +1,1 @@
+// Tests against a throwaway Prometheus server.

@@ -1,0 +1,1 @@
+// Throwaway servers for tests: see ThrowawayPostgres.swift and ThrowawayPrometheus.swift.
