@@ -14,7 +14,7 @@ public import MapSchema
 ///
 /// One controller process per state directory. Errors are thrown as
 /// ``StateStoreError``; nothing here traps on bad input or a bad file.
-public final class StateStore: Sendable {
+public final class StateStore: MapStateStore, Sendable {
     /// The database file.
     public let path: String
     private let pool: DatabasePool
