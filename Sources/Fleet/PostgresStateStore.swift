@@ -117,7 +117,8 @@ public final class PostgresStateStore: MapStateStore, Sendable {
                         logger: logger
                     ).collect()
                     try await connection.query("DELETE FROM mapctl_state_history WHERE fleet = \(fleet) AND name = \(name)", logger: logger)
-                    try await connection.query("DELETE FROM mapctl_state_documents WHERE fleet = \(fleet) AND name = \(name)", logger: logger)
+                    try await connection.query(
+                        "DELETE FROM mapctl_state_documents WHERE fleet = \(fleet) AND name = \(name)", logger: logger)
                     return !known.isEmpty
                 }
             }
