@@ -18,7 +18,9 @@ final class DocumentReader {
     ]
     static let capacityFields = ["max_entries", "on_full", "max_key_bytes", "max_value_bytes"]
     static let batchFields = ["max_size", "max_delay"]
-    static let rolloutFields = ["standby", "interval", "min_ops", "failure_limit", "max_error_rate", "max_faults", "max_p99_latency"]
+    static let rolloutFields = [
+        "standby", "interval", "min_ops", "failure_limit", "max_error_rate", "max_faults", "max_p99_latency", "queries",
+    ]
     static let breakerFields = ["open_after_faults", "window", "cooldown"]
     static let faultFields = ["error_rate", "fault_rate", "latency", "crash_after_ops"]
     static let scalarTypeNames = ScalarType.allCases.map(\.rawValue)
@@ -529,6 +531,7 @@ final class DocumentReader {
         if let item = items["max_p99_latency"] {
             policy.maxP99Latency = duration(item, path: "rollout.max_p99_latency", in: .microseconds(1)...Duration.seconds(3600))
         }
+        if let item = items["queries"], let queries = readQueries(item) { policy.queries = queries }
         return policy
     }
 

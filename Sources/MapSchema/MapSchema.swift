@@ -182,6 +182,8 @@ public struct RolloutPolicy: Sendable, Hashable {
     public var maxFaults: Int
     /// p99 of map operations in the interval; unchecked when nil.
     public var maxP99Latency: Duration?
+    /// Queries against a Prometheus server, judged beside the counters each interval (SPEC §8.1).
+    public var queries: [RolloutQuery]
 
     public init(
         standby: Standby = .warm,
@@ -190,7 +192,8 @@ public struct RolloutPolicy: Sendable, Hashable {
         failureLimit: Int = 3,
         maxErrorRate: Double? = nil,
         maxFaults: Int = 0,
-        maxP99Latency: Duration? = nil
+        maxP99Latency: Duration? = nil,
+        queries: [RolloutQuery] = []
     ) {
         self.standby = standby
         self.interval = interval
@@ -199,6 +202,7 @@ public struct RolloutPolicy: Sendable, Hashable {
         self.maxErrorRate = maxErrorRate
         self.maxFaults = maxFaults
         self.maxP99Latency = maxP99Latency
+        self.queries = queries
     }
 }
 

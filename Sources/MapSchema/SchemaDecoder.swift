@@ -13,6 +13,9 @@ public struct SchemaDecoder: Sendable {
         public var allowFaultInjection = false
         /// Accept several documents separated by `---` (an apply body); a schema file holds one.
         public var allowMultipleDocuments = false
+        /// Accept `rollout.queries`. `mapctl validate` checks their shape only (true); the controller sets it
+        /// to whether it has a Prometheus server (`--prometheus`), so that queries never pass unjudged.
+        public var allowPrometheusQueries = true
         /// Larger input is refused before parsing.
         public var maxFileBytes = 1 << 20
         /// Nesting of mappings and sequences per document, counted on the parser's events before composing.
@@ -31,7 +34,8 @@ public struct SchemaDecoder: Sendable {
             maxDepth: Int = 64,
             maxAliases: Int = 10,
             maxNodes: Int = 1 << 20,
-            maxRecordFields: Int = 1024
+            maxRecordFields: Int = 1024,
+            allowPrometheusQueries: Bool = true
         ) {
             self.allowFaultInjection = allowFaultInjection
             self.allowMultipleDocuments = allowMultipleDocuments
@@ -40,6 +44,7 @@ public struct SchemaDecoder: Sendable {
             self.maxAliases = maxAliases
             self.maxNodes = maxNodes
             self.maxRecordFields = maxRecordFields
+            self.allowPrometheusQueries = allowPrometheusQueries
         }
     }
 
