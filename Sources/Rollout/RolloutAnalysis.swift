@@ -91,11 +91,16 @@ public struct RolloutAnalysis: Sendable, Hashable {
     ///   `failure_limit` consecutive failures, ``Decision/promote`` when the
     ///   window has passed without that, ``Decision/continue(_:)`` otherwise.
     public mutating func evaluate(_ sample: IntervalSample, at now: RolloutInstant) -> Decision {
+        evaluate(sample, queries: [], at: now)
+    }
+
+    /// ``evaluate(_:at:)`` with the outcomes of the rollout's `queries` for the same interval.
+    public mutating func evaluate(_ sample: IntervalSample, queries: [RolloutQueryOutcome], at now: RolloutInstant) -> Decision {
         if let outcome { return outcome }
         var sample = sample
         sample.faults &+= pendingStartupFaults
         pendingStartupFaults = 0
-        let result = Self.judge(sample, against: policy)
+        let result = RolloutQueryOutcome.combine(Self.judge(sample, against: policy), queries)
         lastCheck = result
         switch result {
         case .pass:
