@@ -62,6 +62,7 @@ extension Controller {
             source: state.invalid?.source ?? state.desiredSource,
             diagnostics: diagnostics
         )
+        status.queries = record.queryOutcomes.map(RolloutQueryStatus.init)
         if let fleet = configuration.fleet {
             let shared = fleet.status(of: record.name)
             status.replicas = shared?.replicas ?? []

@@ -19,6 +19,7 @@ extension Controller {
 
     /// Judges the interval that just ended for `name`'s version in its window, if a check is due.
     func checkRollout(of name: String, at now: RolloutInstant) async {
+        let queryRun = await runRolloutQueries(of: name, at: now)  // before reading state: it suspends
         guard !rebuildsInFlight.contains(name), var record = records[name], var progress = record.rollout, now >= progress.nextCheck,
             let map = registry[name]
         else { return }
@@ -39,7 +40,7 @@ extension Controller {
             p99: delta.latency.count > 0 ? delta.latency.quantile(0.99) : nil,
             latencySamples: delta.latency.count
         )
-        let decision = progress.analysis.evaluate(sample, at: now)
+        let decision = progress.analysis.evaluate(sample, queries: judgedQueryOutcomes(queryRun, record: &record), at: now)
         let version = progress.version.description
         if let check = progress.analysis.lastCheck {
             counters.countCheck(map: name, version: version, result: check.label)
@@ -262,6 +263,7 @@ extension Controller {
     func decodeStored(_ stored: AppliedDocument) -> SchemaDocument? {
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
+        options.allowPrometheusQueries = configuration.queryEvaluator != nil
         let result = SchemaDecoder(options: options).decode(Array(stored.yaml.utf8), file: stored.source ?? stored.name)
         guard let document = result.documents.first, document.schema.name == stored.name else {
             logger.error(

@@ -44,6 +44,8 @@ public actor Controller: ControlPlane {
         public var maxMemoryBytes: Int?
         /// Since when a reconcile or apply runs, readable while the actor is busy (`/readyz` reads it).
         public var reconcileProgress = ReconcileProgress()
+        /// Runs `rollout.queries` (`--prometheus`); without one, a schema with queries is refused.
+        public var queryEvaluator: (any RolloutQueryEvaluating)?
         /// The fleet this controller is a replica of (`--fleet`, SPEC §8); nil when it judges alone.
         public var fleet: (any FleetMembership)?
 
@@ -55,7 +57,8 @@ public actor Controller: ControlPlane {
             maxApplyBytes: Int = 4 << 20,
             requeueBackoff: Duration = .milliseconds(500),
             maxRequeueBackoff: Duration = .seconds(60),
-            maxMemoryBytes: Int? = nil
+            maxMemoryBytes: Int? = nil,
+            queryEvaluator: (any RolloutQueryEvaluating)? = nil
         ) {
             self.stateDirectory = stateDirectory
             self.allowFaultInjection = allowFaultInjection
@@ -65,6 +68,7 @@ public actor Controller: ControlPlane {
             self.requeueBackoff = requeueBackoff
             self.maxRequeueBackoff = maxRequeueBackoff
             self.maxMemoryBytes = maxMemoryBytes
+            self.queryEvaluator = queryEvaluator
         }
     }
 

@@ -81,6 +81,8 @@ public struct MapStatus: Sendable, Hashable, Codable {
     /// In a fleet (SPEC §8): every replica's view of this map, and the replica that judges; nil alone.
     public var replicas: [ReplicaStatus]?
     public var leader: String?
+    /// The last outcomes of the live version's `rollout.queries` (SPEC §8.1); empty when it has none.
+    public var queries: [RolloutQueryStatus] = []
 
     public init(
         name: String,
@@ -124,7 +126,7 @@ public struct MapStatus: Sendable, Hashable, Codable {
         case windowEndsAt = "window_ends_at"
         case standbyVersion = "standby_version"
         case standbyMode = "standby_mode"
-        case quarantined, breaker, checks, reason, source, diagnostics, replicas, leader
+        case quarantined, breaker, checks, reason, source, diagnostics, replicas, leader, queries
     }
 
     // Fixed fields are always present, null when unknown, so that scripts can rely on the keys.
@@ -149,6 +151,7 @@ public struct MapStatus: Sendable, Hashable, Codable {
             try c.encode(replicas, forKey: .replicas)
             try c.encode(leader, forKey: .leader)
         }
+        if !queries.isEmpty { try c.encode(queries, forKey: .queries) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -170,6 +173,7 @@ public struct MapStatus: Sendable, Hashable, Codable {
         diagnostics = try c.decodeIfPresent([Diagnostic].self, forKey: .diagnostics) ?? []
         replicas = try c.decodeIfPresent([ReplicaStatus].self, forKey: .replicas)
         leader = try c.decodeIfPresent(String.self, forKey: .leader)
+        queries = try c.decodeIfPresent([RolloutQueryStatus].self, forKey: .queries) ?? []
     }
 }
 

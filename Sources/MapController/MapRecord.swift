@@ -17,6 +17,8 @@ struct MapRecord: Sendable {
     var rollout: RolloutProgress?
     /// The checks of the version judged last (kept after its promotion or rollback, for status).
     var tally = CheckTally()
+    /// The last outcomes of the live version's `rollout.queries`, for status.
+    var queryOutcomes: [RolloutQueryOutcome] = []
     /// A valid document whose reconcile failed (the store refused to write): retried with backoff.
     var pending: PendingDocument?
 

@@ -146,6 +146,7 @@ extension Controller {
         else { return nil }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
+        options.allowPrometheusQueries = configuration.queryEvaluator != nil
         let result = SchemaDecoder(options: options).decode(Array(stored.yaml.utf8), file: stored.source ?? name)
         return result.documents.first { $0.schema.name == name }?.schema
     }
