@@ -125,6 +125,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The HTTP server's own child channel: connection limits, HTTP/1.0, parser errors as JSON.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -140,7 +143,12 @@ let package = Package(
         // Release-built benchmarks where threads and ratios need control.
         .executableTarget(
             name: "mapctl-bench",
-            dependencies: ["MapSchema", "LiveMaps", "Governance", "MapController"],
+            dependencies: [
+                "MapSchema", "LiveMaps", "Governance", "MapController",
+                // bare-http: the HTTP benchmark's yardstick, a Hummingbird app without mapctl.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "MapSchemaTests", dependencies: ["MapSchema"], swiftSettings: strict),

@@ -4,17 +4,21 @@
 #     connections, against a release-built `mapctl watch`;
 #  2. redis-benchmark GET/SET against a local redis-server, same connection
 #     counts, not pipelined, as the yardstick (ratio ours / redis);
-#  3. file write -> new version live: p50/p99 over 100 changes.
+#  3. file write -> new version live: p50/p99 over 100 changes;
+#  4. the RESP section and the yardstick section (a bare Hummingbird app), see below.
 #
 # Needs: wrk, redis-server, redis-tools, curl, python3 (apt-get install -y wrk
-# redis-server redis-tools curl python3). Usage: scripts/bench-http.sh [SECONDS]
+# redis-server redis-tools curl python3). Usage: scripts/bench-http.sh [--resp|--compare] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
 # --resp: only the RESP section (BENCHMARKS.md "## Redis protocol"), see resp_section below.
+# --compare: only the yardstick section, mapctl against a bare Hummingbird app, see compare_section below.
 RESP_ONLY=0
+COMPARE_ONLY=0
 if [ "${1:-}" = "--resp" ]; then RESP_ONLY=1; shift; fi
+if [ "${1:-}" = "--compare" ]; then COMPARE_ONLY=1; shift; fi
 DURATION="${1:-10}"
 PORT="${BENCH_PORT:-17468}"
 REDIS_PORT="${BENCH_REDIS_PORT:-16399}"
@@ -164,8 +168,82 @@ for c in (2, 64):
                   f"{target:.0%} | {'yes' if ratio >= target else 'no'} |")
 PYEOF
 }
+# ---- Yardstick section ------------------------------------------------------------------------
+# wrk on GET /healthz and GET /v1/maps/bench/entries/k1 at 2 and 64 connections against: the daemon
+# above; `mapctl-bench bare-http`, a Hummingbird app of the same package versions with nothing of mapctl
+# (healthz, and entries in a locked dictionary); the same with NIO's event loops as the global executor;
+# and, when BENCH_MAPCTL_B names another mapctl binary (say, a build from before a change), that one
+# too. Targets alternate within each of COMPARE_ROUNDS rounds (A/B/A/B); medians of req/s.
+COMPARE_ROUNDS="${BENCH_ROUNDS:-3}"
+compare_section() {
+  echo "==> release build (swift build -c release --product mapctl-bench --scratch-path $SCRATCH)" >&2
+  swift build -c release --product mapctl-bench --scratch-path "$SCRATCH" >&2
+  local targets="mapctl=$BASE"
+  start_server() { # NAME COMMAND... -> sets the target's base URL
+    local name="$1"; shift
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    echo $! >>"$WORK/compare.pids"
+    for _ in $(seq 1 200); do
+      grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break
+      sleep 0.05
+    done
+    local url
+    url=$(sed -n 's/^listening on \(http:.*\)$/\1/p' "$WORK/$name.out" | head -1)
+    [ -n "$url" ] || { cat "$WORK/$name.err" >&2; echo "$name did not start" >&2; exit 1; }
+    curl -fs -X PUT --data '{"id":"u1","name":"Ann"}' "$url/v1/maps/bench/entries/k1" >/dev/null
+    targets="$targets $name=$url"
+  }
+  : >"$WORK/compare.pids"
+  start_server bare "$SCRATCH/release/mapctl-bench" bare-http --listen 127.0.0.1:0
+  start_server bare-nio "$SCRATCH/release/mapctl-bench" bare-http --listen 127.0.0.1:0 --nio-executor
+  if [ -n "${BENCH_MAPCTL_B:-}" ]; then
+    mkdir -p "$WORK/schemas-b"
+    cp "$WORK/schemas/bench.yaml" "$WORK/schemas-b/"
+    start_server mapctl-b "$BENCH_MAPCTL_B" watch "$WORK/schemas-b" --listen 127.0.0.1:0 --state "$WORK/state-b" --log-level warning
+  fi
+  : >"$WORK/compare.samples"
+  for round in $(seq 1 "$COMPARE_ROUNDS"); do
+    for connections in 2 64; do
+      for path in /healthz /v1/maps/bench/entries/k1; do
+        for target in $targets; do
+          local name="${target%%=*}" url="${target#*=}" threads=2
+          wrk -t"$threads" -c"$connections" -d"${DURATION}s" "$url$path" >"$WORK/wrk.txt"
+          echo "$name $path $connections $round $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt") $(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")" \
+            >>"$WORK/compare.samples"
+        done
+      done
+    done
+  done
+  while read -r pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done <"$WORK/compare.pids"
+
+  echo
+  echo "Yardstick: wrk -t2 -c2|64 -d${DURATION}s, median req/s of $COMPARE_ROUNDS alternated rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  python3 - "$WORK/compare.samples" <<'PYEOF'
+import statistics, sys
+samples, names, errors = {}, [], set()
+for line in open(sys.argv[1]):
+    parts = line.split()
+    name, path, c, _, rps = parts[:5]
+    if len(parts) > 5: errors.add(name)
+    samples.setdefault((name, path, int(c)), []).append(float(rps))
+    if name not in names: names.append(name)
+print("| path | connections | " + " | ".join(f"{n} req/s" for n in names) + " | mapctl / bare |")
+print("| --- | --- | " + " | ".join("---" for _ in names) + " | --- |")
+for path in ("/healthz", "/v1/maps/bench/entries/k1"):
+    for c in (2, 64):
+        medians = {n: statistics.median(samples[(n, path, c)]) for n in names}
+        cells = " | ".join(f"{medians[n]:,.0f} ({min(samples[(n, path, c)]):,.0f}-{max(samples[(n, path, c)]):,.0f})" for n in names)
+        print(f"| {'GET ' + path} | {c} | {cells} | {medians['mapctl'] / medians['bare']:.2f} |")
+if errors: print("non-2xx answers from: " + ", ".join(sorted(errors)))
+PYEOF
+}
+
 if [ "$RESP_ONLY" = 1 ]; then
   resp_section
+  exit 0
+fi
+if [ "$COMPARE_ONLY" = 1 ]; then
+  compare_section
   exit 0
 fi
 
@@ -216,3 +294,4 @@ print(f"| inotify | {len(samples)} | {pct(50):.1f} | {pct(99):.1f} | {samples[-1
 EOF
 
 resp_section
+compare_section

@@ -110,6 +110,30 @@ struct Watch: AsyncParsableCommand {
     )
     var maxReconcile: String = "30s"
 
+    @Option(
+        help: ArgumentHelp(
+            "Close an HTTP connection that sends nothing for this long, between requests or inside a body (default 60s).",
+            valueName: "DURATION"
+        )
+    )
+    var idleTimeout: String = "60s"
+
+    @Option(
+        help: ArgumentHelp(
+            "Answer 408 and close when a request's head is not complete this long after its first byte (default 10s).",
+            valueName: "DURATION"
+        )
+    )
+    var headerTimeout: String = "10s"
+
+    @Option(
+        help: ArgumentHelp(
+            "Open HTTP connections served at once; past it a new connection gets 503 too_many_connections and is closed. Default: half of the open-file limit less 64 (480 under ulimit -n 1024).",
+            valueName: "N"
+        )
+    )
+    var maxConnections: Int?
+
     @Option(help: "Log format: text for people, json for machines.")
     var logFormat: LogFormatOption = .text
 
@@ -143,6 +167,14 @@ struct Watch: AsyncParsableCommand {
         guard let limit = try? GoDuration.parse(maxReconcile), limit > .zero else {
             throw ValidationError("--max-reconcile must be a positive duration such as 30s, not '\(maxReconcile)'")
         }
+        for (flag, text) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout)] {
+            guard let duration = try? GoDuration.parse(text), duration > .zero else {
+                throw ValidationError("\(flag) must be a positive duration such as 30s or 500ms, not '\(text)'")
+            }
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1, not \(maxConnections)")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("DIR '\(directory)' is not a directory")
@@ -168,6 +200,9 @@ struct Watch: AsyncParsableCommand {
         )
         configuration.maxMemoryBytes = maxMemory.flatMap { DaemonConfiguration.parseByteSize($0) }
         configuration.routes.maxReconcileDuration = try GoDuration.parse(maxReconcile)
+        configuration.http = HTTPConnectionLimits(
+            idleTimeout: try GoDuration.parse(idleTimeout), headerTimeout: try GoDuration.parse(headerTimeout),
+            maxConnections: maxConnections)
         let format = logFormat.format
         let level = logLevel.level
         LoggingSystem.bootstrap { label in

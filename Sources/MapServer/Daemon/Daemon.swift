@@ -110,16 +110,20 @@ public enum Daemon {
             routes.additionalMetrics.append(httpMetrics)
             routes.readinessGate = firstReconcile
             let router = Router()
-            router.add(middleware: JSONErrorMiddleware())
+            let routeTable = MapctlRouteTable()
+            router.add(middleware: JSONErrorMiddleware(routes: routeTable))
             router.add(middleware: HTTPMetricsMiddleware(registry: httpMetrics))
-            addMapctlRoutes(to: router, controlPlane: controller, authorization: authorization, configuration: routes)
+            addMapctlRoutes(
+                to: router, controlPlane: controller, authorization: authorization, configuration: routes, routeTable: routeTable)
             let resp = try await respListener(
                 for: controller, configuration: configuration, token: token, metrics: httpMetrics, logger: logger)
             let respAddress = resp?.address
 
             let host = configuration.host
+            let connections = HTTPConnectionGate(maxConnections: configuration.http.effectiveMaxConnections, logger: logger)
             let server = Application(
                 router: router,
+                server: .mapctl(limits: configuration.http, gate: connections),
                 configuration: ApplicationConfiguration(address: .hostname(host, port: configuration.port), serverName: "mapctl"),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? configuration.port

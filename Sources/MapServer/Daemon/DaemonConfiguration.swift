@@ -29,6 +29,9 @@ public struct DaemonConfiguration: Sendable {
     public var allowedHosts: [String]
     /// How long SIGTERM waits for requests in flight before cancelling them (3 s).
     public var shutdownGracePeriod: Duration = .seconds(3)
+    /// Idle and header timeouts and the connection cap of the HTTP server (`--idle-timeout`,
+    /// `--header-timeout`, `--max-connections`).
+    public var http = HTTPConnectionLimits()
     /// The Redis-protocol listener (`--resp ADDR`); nil, the default, serves none.
     public var resp: RESPConfiguration?
     /// Entry writes get 503 `memory_limit` while resident memory is over this (`--max-memory`); nil: no limit.

@@ -66,11 +66,14 @@ public struct MapctlRoutesConfiguration: Sendable {
 ///   - controlPlane: what the routes call.
 ///   - authorization: the token policy.
 ///   - configuration: body limits and optional endpoints.
+///   - routeTable: filled with each path and the methods it serves, for a ``JSONErrorMiddleware``
+///     that answers methods no route has with 405.
 public func addMapctlRoutes<Context: RequestContext>(
     to router: some RouterMethods<Context>,
     controlPlane: some ControlPlane,
     authorization: APIAuthorization,
-    configuration: MapctlRoutesConfiguration = MapctlRoutesConfiguration()
+    configuration: MapctlRoutesConfiguration = MapctlRoutesConfiguration(),
+    routeTable: MapctlRouteTable? = nil
 ) {
     let api = MapctlAPI(controlPlane: controlPlane, authorization: authorization, configuration: configuration)
     var routes: [(RouterPath, [HTTPRequest.Method: @Sendable (Request, Context) async -> Response])] = []
@@ -113,6 +116,7 @@ public func addMapctlRoutes<Context: RequestContext>(
         var allowed = handlers.keys.map(\.rawValue)
         if handlers[.get] != nil { allowed.append("HEAD") }
         let allow = allowed.sorted().joined(separator: ", ")
+        routeTable?.add(path.description, allow: allow)
         for method in everyMethod {
             if let handler = handlers[method] {
                 router.on(path, method: method) { request, context in await handler(request, context) }
