@@ -12,7 +12,7 @@ dashboard, out = sys.argv[1], sys.argv[2]
 known = {"mapctl_map_ops_total", "mapctl_map_op_duration_seconds_bucket", "mapctl_map_entries", "mapctl_map_bytes",
          "mapctl_map_contention_total", "mapctl_map_faults_total", "mapctl_map_evictions_total", "mapctl_map_info",
          "mapctl_rollout_checks_total", "mapctl_rollbacks_total", "mapctl_reconcile_total", "mapctl_breaker_state",
-         "mapctl_schema_invalid"}
+         "mapctl_schema_invalid", "mapctl_fleet_leader", "mapctl_fleet_replicas"}
 exprs = [t["expr"] for p in json.load(open(dashboard))["panels"] for t in p.get("targets", [])]
 with open(out, "w") as f:
     f.write("groups:\n- name: dashboard\n  rules:\n")
