@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "mapctl",
             dependencies: [
-                "MapSchema", "MapController", "MapServer",
+                "MapSchema", "MapController", "MapServer", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

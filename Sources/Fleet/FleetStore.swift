@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 import PostgresNIO
+import Synchronization
 
 /// A fleet's shared state in PostgreSQL (SPEC §8): desired documents, each map's decided state with its
 /// quarantines and history, the replicas' interval samples and the leader's checks, heartbeats, leadership and
@@ -20,6 +21,7 @@ public final class FleetStore: Sendable {
     let logger: Logger
     let client: PostgresClient
     let leadership: LeadershipSession
+    private let started = Atomic<Bool>(false)
 
     /// A store for `fleet` at `location`; nothing connects until ``run()`` runs and a call needs a connection.
     ///
@@ -34,7 +36,12 @@ public final class FleetStore: Sendable {
     }
 
     /// Runs the connection pool until the calling task is cancelled. Start it in a task before any other call.
+    /// A second call returns at once (the pool runs once).
     public func run() async {
+        guard !started.exchange(true, ordering: .relaxed) else {
+            logger.warning("fleet '\(fleet)': FleetStore.run() called again; the pool already runs")
+            return
+        }
         await client.run()
         await leadership.close()
     }

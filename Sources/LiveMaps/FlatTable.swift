@@ -73,26 +73,31 @@ final class FlatTable<Key: Hashable, Value> {
         let capacity = Self.capacity(forCount: minimumCapacity)
         self.capacity = capacity
         self.growthLimit = Self.growthLimit(capacity)
-        control = .allocate(capacity: capacity)
-        control.initialize(repeating: 0, count: capacity)
-        slots = .allocate(capacity: capacity)
-        if Self.isTrivial {
-            UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: capacity * MemoryLayout<Slot>.stride)
-        }
-        if isOrdered { links = .allocate(capacity: capacity) }
-        if isTimed { deadlines = .allocate(capacity: capacity) }
-        if isSized { sizes = .allocate(capacity: capacity) }
+        // Zero-filled (TableMemory): control bytes all empty, plain-bytes slots initialized.
+        control = TableMemory.allocate(UInt8.self, capacity: capacity)
+        slots = TableMemory.allocate(Slot.self, capacity: capacity)
+        if isOrdered { links = TableMemory.allocate(Link.self, capacity: capacity) }
+        if isTimed { deadlines = TableMemory.allocate(UInt64.self, capacity: capacity) }
+        if isSized { sizes = TableMemory.allocate(UInt32.self, capacity: capacity) }
     }
 
     deinit {
         for index in 0..<capacity where control[index] >= 0x80 {
             (slots + index).deinitialize(count: 1)
         }
-        control.deallocate()
-        slots.deallocate()
-        links?.deallocate()
-        deadlines?.deallocate()
-        sizes?.deallocate()
+        Self.release(control, slots, links, deadlines, sizes, capacity: capacity)
+    }
+
+    @usableFromInline
+    static func release(
+        _ control: UnsafeMutablePointer<UInt8>, _ slots: UnsafeMutablePointer<Slot>, _ links: UnsafeMutablePointer<Link>?,
+        _ deadlines: UnsafeMutablePointer<UInt64>?, _ sizes: UnsafeMutablePointer<UInt32>?, capacity: Int
+    ) {
+        TableMemory.release(control, capacity: capacity)
+        TableMemory.release(slots, capacity: capacity)
+        if let links { TableMemory.release(links, capacity: capacity) }
+        if let deadlines { TableMemory.release(deadlines, capacity: capacity) }
+        if let sizes { TableMemory.release(sizes, capacity: capacity) }
     }
 
     @inlinable
@@ -119,8 +124,8 @@ final class FlatTable<Key: Hashable, Value> {
     @inlinable
     static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash) | 0x80 }
 
-    /// Whether slots are plain bytes (such as `UInt64 → Int64`): then the slot array is zero-filled when
-    /// allocated, so every slot holds an initialized key even when empty, and ``find(_:hash:)`` may load
+    /// Whether slots are plain bytes (such as `UInt64 → Int64`): then the slot array, zero-filled when
+    /// allocated (``TableMemory``), holds an initialized key in every slot even when empty, and ``find(_:hash:)`` may load
     /// the key before it has looked at the control byte.
     @inlinable
     static var isTrivial: Bool { _isPOD(Slot.self) }
@@ -275,15 +280,11 @@ final class FlatTable<Key: Hashable, Value> {
 
         capacity = newCapacity
         growthLimit = Self.growthLimit(newCapacity)
-        control = .allocate(capacity: newCapacity)
-        control.initialize(repeating: 0, count: newCapacity)
-        slots = .allocate(capacity: newCapacity)
-        if Self.isTrivial {
-            UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: newCapacity * MemoryLayout<Slot>.stride)
-        }
-        links = isOrdered ? .allocate(capacity: newCapacity) : nil
-        deadlines = isTimed ? .allocate(capacity: newCapacity) : nil
-        sizes = isSized ? .allocate(capacity: newCapacity) : nil
+        control = TableMemory.allocate(UInt8.self, capacity: newCapacity)
+        slots = TableMemory.allocate(Slot.self, capacity: newCapacity)
+        links = isOrdered ? TableMemory.allocate(Link.self, capacity: newCapacity) : nil
+        deadlines = isTimed ? TableMemory.allocate(UInt64.self, capacity: newCapacity) : nil
+        sizes = isSized ? TableMemory.allocate(UInt32.self, capacity: newCapacity) : nil
         head = -1
         tail = -1
         tombstones = 0
@@ -312,11 +313,7 @@ final class FlatTable<Key: Hashable, Value> {
         } else {
             for old in 0..<oldCapacity where oldControl[old] >= 0x80 { place(old) }
         }
-        oldControl.deallocate()
-        oldSlots.deallocate()
-        oldLinks?.deallocate()
-        oldDeadlines?.deallocate()
-        oldSizes?.deallocate()
+        Self.release(oldControl, oldSlots, oldLinks, oldDeadlines, oldSizes, capacity: oldCapacity)
     }
 
     /// Calls `body` with every entry: in recency order (oldest first) when ordered, else in slot order.

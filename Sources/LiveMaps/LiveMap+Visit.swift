@@ -45,12 +45,11 @@ extension RWLockEngine {
 }
 
 extension SnapshotEngine {
-    /// Both tables hold the same entries in the same slots (every change is applied to both, in the same
-    /// order, from the same initial size), so a visit may go on in whichever table is current.
+    /// Under the writer lock a chunk at a time (readers go on; a rehash between chunks may move entries).
     func visitEntries(chunk: Int, _ body: (Key, Value, UInt64) -> Void) {
         var next: Int? = 0
         while let start = next {
-            next = read { table in table.visitEntries(from: start, limit: chunk, ttl: policy.ttl, body) }
+            next = withWriterLock { table in table.visitEntries(from: start, limit: chunk, ttl: policy.ttl, body) }
         }
     }
 }

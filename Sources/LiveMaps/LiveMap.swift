@@ -199,22 +199,35 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         return usesSystemClock ? monotonicNanoseconds() : clock.now()
     }
 
+    /// Starts counting an operation (nil when counters are off): the thread's counter block is found
+    /// once per operation and passed to ``finishOp(_:_:_:)``.
     @inlinable
-    func startOp() -> UInt64 { countsOps ? counters.sampleStart() : 0 }
+    func startOp() -> OpProbe? { countsOps ? counters.begin() : nil }
+
+    /// The same for an operation whose start the caller timed itself (``DynamicMap``; 0: not timed).
+    @inlinable
+    func startOp(at start: UInt64) -> OpProbe? {
+        guard countsOps else { return nil }
+        let (block, exclusive) = counters.currentBlock()
+        return OpProbe(block: block, exclusive: exclusive, start: start)
+    }
 
     @inlinable
-    func finishOp(_ op: OpKind, _ result: OpResult, _ start: UInt64) {
-        if countsOps { counters.finish(op, result, start: start) }
+    func finishOp(_ op: OpKind, _ result: OpResult, _ probe: OpProbe?) {
+        if let probe { counters.end(probe, op, result) }
     }
 
     /// The value for `key`, or nil when absent or expired.
     ///
     /// - Complexity: O(1) expected.
     @inlinable
-    public func get(_ key: Key) -> Value? { get(key, start: startOp()) }
+    public func get(_ key: Key) -> Value? { get(key, probe: startOp()) }
 
     @inlinable
-    func get(_ key: Key, start: UInt64) -> Value? {
+    func get(_ key: Key, start: UInt64) -> Value? { get(key, probe: startOp(at: start)) }
+
+    @inlinable
+    func get(_ key: Key, probe: OpProbe?) -> Value? {
         let hash = hasher.hash(key)
         let value: Value?
         switch unretained {
@@ -223,16 +236,19 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         case .snapshot(let engine): value = engine._withUnsafeGuaranteedRef { $0.get(key, hash: hash, now: now()) }
         case .serialized(let engine): value = engine._withUnsafeGuaranteedRef { $0.get(key, hash: hash, now: now()) }
         }
-        finishOp(.get, value == nil ? .miss : .ok, start)
+        finishOp(.get, value == nil ? .miss : .ok, probe)
         return value
     }
 
     /// Whether `key` is present and not expired; does not count as a use for LRU order.
     @inlinable
-    public func contains(_ key: Key) -> Bool { contains(key, start: startOp()) }
+    public func contains(_ key: Key) -> Bool { contains(key, probe: startOp()) }
 
     @inlinable
-    func contains(_ key: Key, start: UInt64) -> Bool {
+    func contains(_ key: Key, start: UInt64) -> Bool { contains(key, probe: startOp(at: start)) }
+
+    @inlinable
+    func contains(_ key: Key, probe: OpProbe?) -> Bool {
         let hash = hasher.hash(key)
         let found: Bool
         switch unretained {
@@ -241,23 +257,23 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         case .snapshot(let engine): found = engine._withUnsafeGuaranteedRef { $0.contains(key, hash: hash, now: now()) }
         case .serialized(let engine): found = engine._withUnsafeGuaranteedRef { $0.contains(key, hash: hash, now: now()) }
         }
-        finishOp(.contains, found ? .ok : .miss, start)
+        finishOp(.contains, found ? .ok : .miss, probe)
         return found
     }
 
     /// Checks the byte limits; returns the entry's size (key + value bytes) for accounting.
     @inlinable
-    func checkSizes(_ key: Key, _ value: Value?, op: OpKind, start: UInt64) throws(MapError) -> Int {
+    func checkSizes(_ key: Key, _ value: Value?, op: OpKind, probe: OpProbe?) throws(MapError) -> Int {
         guard checksSizes else { return 0 }
         let keyBytes = keyByteCount(key)
         if keyBytes > maxKeyBytes {
-            finishOp(op, .error, start)
+            finishOp(op, .error, probe)
             throw .badKey("key is \(keyBytes) bytes; max_key_bytes is \(maxKeyBytes)")
         }
         guard let value else { return keyBytes }
         let valueBytes = valueByteCount(value)
         if valueBytes > maxValueBytes {
-            finishOp(op, .error, start)
+            finishOp(op, .error, probe)
             throw .badValue("value is \(valueBytes) bytes; max_value_bytes is \(maxValueBytes)")
         }
         return keyBytes + (valueHeapByteCount?(value) ?? valueBytes)
@@ -273,11 +289,14 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     ///
     /// - Throws: `MapError` `bad_key` / `bad_value` over the byte limits, `capacity` when full and rejecting.
     @inlinable
-    public func put(_ key: Key, _ value: Value) throws(MapError) { try put(key, value, start: startOp()) }
+    public func put(_ key: Key, _ value: Value) throws(MapError) { try put(key, value, probe: startOp()) }
 
     @inlinable
-    func put(_ key: Key, _ value: Value, start: UInt64) throws(MapError) {
-        let size = try checkSizes(key, value, op: .put, start: start)
+    func put(_ key: Key, _ value: Value, start: UInt64) throws(MapError) { try put(key, value, probe: startOp(at: start)) }
+
+    @inlinable
+    func put(_ key: Key, _ value: Value, probe: OpProbe?) throws(MapError) {
+        let size = try checkSizes(key, value, op: .put, probe: probe)
         let hash = hasher.hash(key)
         let stored: Bool
         switch unretained {
@@ -290,19 +309,22 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
             stored = engine._withUnsafeGuaranteedRef { $0.put(key, hash: hash, value: value, size: size, now: now()) }
         }
         guard stored else {
-            finishOp(.put, .error, start)
+            finishOp(.put, .error, probe)
             throw fullError()
         }
-        finishOp(.put, .ok, start)
+        finishOp(.put, .ok, probe)
     }
 
     /// Removes `key`; returns the value it had, or nil when it was absent or expired.
     @inlinable
     @discardableResult
-    public func delete(_ key: Key) -> Value? { delete(key, start: startOp()) }
+    public func delete(_ key: Key) -> Value? { delete(key, probe: startOp()) }
 
     @inlinable
-    func delete(_ key: Key, start: UInt64) -> Value? {
+    func delete(_ key: Key, start: UInt64) -> Value? { delete(key, probe: startOp(at: start)) }
+
+    @inlinable
+    func delete(_ key: Key, probe: OpProbe?) -> Value? {
         let hash = hasher.hash(key)
         let value: Value?
         switch unretained {
@@ -311,7 +333,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         case .snapshot(let engine): value = engine._withUnsafeGuaranteedRef { $0.delete(key, hash: hash, now: now()) }
         case .serialized(let engine): value = engine._withUnsafeGuaranteedRef { $0.delete(key, hash: hash, now: now()) }
         }
-        finishOp(.delete, value == nil ? .miss : .ok, start)
+        finishOp(.delete, value == nil ? .miss : .ok, probe)
         return value
     }
 
@@ -322,14 +344,21 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     /// - Throws: as ``put(_:_:)`` when `new` would be stored.
     @inlinable
     public func compareAndSet(_ key: Key, where matches: @escaping @Sendable (Value?) -> Bool, new: Value?) throws(MapError) -> Bool {
-        try compareAndSet(key, where: matches, new: new, start: startOp())
+        try compareAndSet(key, where: matches, new: new, probe: startOp())
     }
 
     @inlinable
     func compareAndSet(
         _ key: Key, where matches: @escaping @Sendable (Value?) -> Bool, new: Value?, start: UInt64
     ) throws(MapError) -> Bool {
-        let size = try checkSizes(key, new, op: .cas, start: start)
+        try compareAndSet(key, where: matches, new: new, probe: startOp(at: start))
+    }
+
+    @inlinable
+    func compareAndSet(
+        _ key: Key, where matches: @escaping @Sendable (Value?) -> Bool, new: Value?, probe: OpProbe?
+    ) throws(MapError) -> Bool {
+        let size = try checkSizes(key, new, op: .cas, probe: probe)
         let hash = hasher.hash(key)
         let outcome: WriteOutcome<Value>
         switch unretained {
@@ -352,13 +381,13 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         }
         switch outcome {
         case .full:
-            finishOp(.cas, .error, start)
+            finishOp(.cas, .error, probe)
             throw fullError()
         case .compared(let swapped):
-            finishOp(.cas, swapped ? .ok : .miss, start)
+            finishOp(.cas, swapped ? .ok : .miss, probe)
             return swapped
         case .applied, .removed:
-            finishOp(.cas, .ok, start)
+            finishOp(.cas, .ok, probe)
             return true
         }
     }
@@ -369,9 +398,9 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     /// lock; `snapshot` copies without blocking readers. Entries come oldest first when the map keeps
     /// a recency order (ttl or LRU), else in table order.
     public func snapshot() -> [(Key, Value)] {
-        let start = startOp()
+        let probe = startOp()
         let result = entries()
-        finishOp(.iterate, .ok, start)
+        finishOp(.iterate, .ok, probe)
         return result
     }
 

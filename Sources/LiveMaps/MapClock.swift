@@ -37,8 +37,10 @@ public final class ManualMapClock: MapClock {
     }
 }
 
+/// `CLOCK_MONOTONIC` in nanoseconds: the one reading of the monotonic clock for this package's modules
+/// (maps, the controller's memory limit and reconcile progress).
 @inlinable
-func monotonicNanoseconds() -> UInt64 {
+package func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)

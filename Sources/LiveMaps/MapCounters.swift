@@ -47,6 +47,21 @@ public enum OpResult: String, Sendable, Hashable, CaseIterable {
     }
 }
 
+/// An operation being counted: the thread's block, found once for both ends, and its start time (0: not timed).
+@usableFromInline
+struct OpProbe {
+    @usableFromInline let block: Unmanaged<CounterBlock>
+    @usableFromInline let exclusive: Bool
+    @usableFromInline let start: UInt64
+
+    @inlinable
+    init(block: Unmanaged<CounterBlock>, exclusive: Bool, start: UInt64) {
+        self.block = block
+        self.exclusive = exclusive
+        self.start = start
+    }
+}
+
 /// Per-instance counters, cheap enough to leave on in production.
 ///
 /// Each thread counts into a block of its own (``ThreadSlot``: one of 64 slots per process), created for a
@@ -90,11 +105,8 @@ public final class MapCounters: Sendable {
     /// Calls `body` with the calling thread's block (creating it) and whether the thread owns it alone.
     @inlinable
     func withBlock<R>(_ body: (CounterBlock, Bool) -> R) -> R {
-        let slot = ThreadSlot.current(key: slotKey)
-        var bits = blocks[slot].load(ordering: .acquiring)
-        if bits == 0 { bits = makeBlock(slot) }
-        return Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
-            ._withUnsafeGuaranteedRef { body($0, slot != ThreadSlot.shared) }
+        let (block, exclusive) = currentBlock()
+        return block._withUnsafeGuaranteedRef { body($0, exclusive) }
     }
 
     @usableFromInline
@@ -111,37 +123,69 @@ public final class MapCounters: Sendable {
         withBlock { block, exclusive in block.add(cell, amount, exclusive: exclusive) }
     }
 
-    /// Whether to time the operation about to start; returns its start time, or 0 to skip timing.
+    /// The calling thread's block (created on its first operation) and whether the thread owns it alone.
     @inlinable
-    func sampleStart() -> UInt64 {
-        if sampleMask == 0 { return monotonicNanoseconds() }
-        let timed = withBlock { block, _ in
-            // Plain loads and stores even in the shared block: two threads there may lose a tick or a
-            // budget step, which only shifts the sampling; they are still atomic, so not a data race.
-            let tick = block.cells[CounterBlock.sampleTick].load(ordering: .relaxed) &+ 1
-            block.cells[CounterBlock.sampleTick].store(tick, ordering: .relaxed)
-            if tick & sampleMask == 0 { return true }
+    func currentBlock() -> (block: Unmanaged<CounterBlock>, exclusive: Bool) {
+        let slot = ThreadSlot.current(key: slotKey)
+        var bits = blocks[slot].load(ordering: .acquiring)
+        if bits == 0 { bits = makeBlock(slot) }
+        return (Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped), slot != ThreadSlot.shared)
+    }
+
+    /// Starts counting an operation: finds the thread's block once for both ends and decides whether to
+    /// time it. Pass the result to ``end(_:_:_:)``.
+    ///
+    /// The decision costs one load and one store of the block's countdown; only the timed operations
+    /// (one in ``sampleMask`` + 1, and the adaptive ones) take ``sampleSlowly(_:)``.
+    @inlinable
+    func begin() -> OpProbe {
+        let (block, exclusive) = currentBlock()
+        let countdown = block._withUnsafeGuaranteedRef { $0.cells[CounterBlock.sampleCountdown].load(ordering: .relaxed) }
+        if countdown > 1 {
+            block._withUnsafeGuaranteedRef { $0.cells[CounterBlock.sampleCountdown].store(countdown &- 1, ordering: .relaxed) }
+            return OpProbe(block: block, exclusive: exclusive, start: 0)
+        }
+        return OpProbe(block: block, exclusive: exclusive, start: sampleSlowly(block))
+    }
+
+    /// A timed operation: renews the adaptive budget after a snapshot, sets the next countdown (1 while
+    /// budget is left, so that the next operation is timed too) and reads the clock.
+    @usableFromInline
+    func sampleSlowly(_ block: Unmanaged<CounterBlock>) -> UInt64 {
+        block._withUnsafeGuaranteedRef { block in
+            // Plain loads and stores even in the shared block: two threads there may lose a step, which
+            // only shifts the sampling; they are still atomic, so not a data race.
             let current = epoch.load(ordering: .relaxed)
             var budget = block.cells[CounterBlock.sampleBudget].load(ordering: .relaxed)
             if block.cells[CounterBlock.sampleEpoch].load(ordering: .relaxed) != current {
                 block.cells[CounterBlock.sampleEpoch].store(current, ordering: .relaxed)
                 budget = Self.adaptiveSamples
             }
-            if budget == 0 { return false }
-            block.cells[CounterBlock.sampleBudget].store(budget &- 1, ordering: .relaxed)
-            return true
+            if budget > 0 {
+                block.cells[CounterBlock.sampleBudget].store(budget &- 1, ordering: .relaxed)
+                block.cells[CounterBlock.sampleCountdown].store(1, ordering: .relaxed)
+            } else {
+                block.cells[CounterBlock.sampleCountdown].store(sampleMask &+ 1, ordering: .relaxed)
+            }
         }
-        return timed ? monotonicNanoseconds() : 0
+        return monotonicNanoseconds()
     }
 
-    /// Counts one operation and, when `start` is non-zero, its latency.
+    /// Counts the operation that ``begin()`` started and, when it was timed, its latency.
+    @inlinable
+    func end(_ probe: OpProbe, _ op: OpKind, _ result: OpResult) {
+        let elapsed = probe.start != 0 ? monotonicNanoseconds() &- probe.start : 0
+        probe.block._withUnsafeGuaranteedRef { block in
+            block.add(CounterBlock.opsBase &+ op.index &* 4 &+ result.index, 1, exclusive: probe.exclusive)
+            if probe.start != 0 { block.observe(elapsed, exclusive: probe.exclusive) }
+        }
+    }
+
+    /// Counts one operation whose start the caller took itself (0: not timed), and its latency.
     @inlinable
     func finish(_ op: OpKind, _ result: OpResult, start: UInt64) {
-        let elapsed = start != 0 ? monotonicNanoseconds() &- start : 0
-        withBlock { block, exclusive in
-            block.add(CounterBlock.opsBase &+ op.index &* 4 &+ result.index, 1, exclusive: exclusive)
-            if start != 0 { block.observe(elapsed, exclusive: exclusive) }
-        }
+        let (block, exclusive) = currentBlock()
+        end(OpProbe(block: block, exclusive: exclusive, start: start), op, result)
     }
 
     @inlinable
@@ -175,6 +219,10 @@ public final class MapCounters: Sendable {
             let bits = blocks[slot].load(ordering: .acquiring)
             guard bits != 0 else { continue }
             Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { block in
+                // The thread's next operation takes the slow path, sees the new epoch and starts timing
+                // its next `adaptiveSamples`. Should the thread's own countdown store overwrite this one
+                // (a nanosecond's window), the next regularly timed operation sees the epoch instead.
+                block.cells[CounterBlock.sampleCountdown].store(0, ordering: .relaxed)
                 for cell in 0..<CounterBlock.cellCount { sums[cell] &+= block.cells[cell].load(ordering: .relaxed) }
             }
         }
@@ -204,7 +252,8 @@ public final class MapCounters: Sendable {
 /// One thread's counters for one map (see ``MapCounters``): 584 cells, about 4.6 KiB.
 @usableFromInline
 final class CounterBlock: Sendable {
-    @usableFromInline static let sampleTick = 0
+    /// Operations until the next timed one (the owner thread counts it down; ``MapCounters/snapshot()`` zeroes it).
+    @usableFromInline static let sampleCountdown = 0
     @usableFromInline static let sampleEpoch = 1
     @usableFromInline static let sampleBudget = 2
     @usableFromInline static let latencySum = 3

@@ -17,9 +17,10 @@ extension Controller {
         defer { configuration.reconcileProgress.end(progress) }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
+        options.allowPrometheusQueries = configuration.queryEvaluator != nil
         options.allowMultipleDocuments = true
         options.maxFileBytes = configuration.maxApplyBytes
-        let result = SchemaDecoder(options: options).decode(yaml, file: source)
+        let result = await Self.decodeOffActor(yaml, source: source, options: options)
         var invalid = result.invalid
         if result.documents.isEmpty && invalid.isEmpty {
             let errors = result.diagnostics.filter { $0.severity == .error }
@@ -50,13 +51,28 @@ extension Controller {
     /// live maps with no file are dropped, unless a file was too broken to
     /// tell which map it is.
     public func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport {
+        await reconcileDirectory(path, prune: prune, changedFiles: nil)
+    }
+
+    /// Reconciles the maps to a directory of which only `changedFiles` changed since the last reconcile
+    /// (paths as a watcher names them; nil: anything may have changed).
+    ///
+    /// Only those files are read again and only the maps they named before or name now are planned; the
+    /// report holds those. When the loader cannot follow the paths one by one (a directory, a symbolic
+    /// link, a hidden name), the whole directory is read and planned, as with `changedFiles` nil.
+    public func reconcileDirectory(_ path: String, prune: Bool, changedFiles: Set<String>?) async -> ApplyReport {
+        // One directory reconcile at a time (the watcher's, a SIGHUP resync): each plans from its own load.
+        await directoryTurns.begin()
+        defer { directoryTurns.end() }
         directoryReconcilesBegun += 1
         defer { directoryReconcilesDone += 1 }
         let progress = configuration.reconcileProgress.begin()
         defer { configuration.reconcileProgress.end(progress) }
         var options = SchemaDecoder.Options()
         options.allowFaultInjection = configuration.allowFaultInjection
-        let set = SchemaLoader.load(paths: [path], options: options, cache: directoryDecodeCache)
+        options.allowPrometheusQueries = configuration.queryEvaluator != nil
+        let loaded = await loadDirectory(path, changed: changedFiles, options: options)
+        let set = loaded.set
         let commit = GitRevision.head(containing: path)
         func source(_ file: String) -> String { commit.map { "\(file)@\($0)" } ?? file }
         var invalid = set.invalid
@@ -74,7 +90,7 @@ extension Controller {
         // with `mapctl apply` stays desired until the file itself changes (a resync does not undo it).
         var received: [SchemaDocument] = []
         var notReceivedAgain: [SchemaDocument] = []
-        for document in set.documents {
+        for document in set.documents where loaded.concerns(name: document.schema.name, file: document.file) {
             let name = document.schema.name
             let desired = records[name]?.state.desiredSHA256
             if desired != nil, desired != document.contentSHA256, lastReceivedFromDirectory(name) == document.contentSHA256 {
@@ -91,15 +107,16 @@ extension Controller {
                 }
             }
         }
-        let report = await ingest(
-            valid: received.map { ($0, source($0.file)) },
-            invalid: invalid.map { ($0, source($0.file)) },
-            isDryRun: false,
-            prune: prune && unnamedInvalidFiles.isEmpty,
-            notReceivedAgain: notReceivedAgain
-        )
         // Level-triggered: an invalid mark left by a file of this directory that no longer names the map goes.
         let present = Set(set.documents.map(\.schema.name)).union(invalid.compactMap(\.name))
+        let report = await ingest(
+            valid: received.map { ($0, source($0.file)) },
+            invalid: invalid.filter { loaded.concerns(name: $0.name, file: $0.file) }.map { ($0, source($0.file)) },
+            isDryRun: false,
+            prune: prune && unnamedInvalidFiles.isEmpty,
+            notReceivedAgain: notReceivedAgain,
+            present: present
+        )
         for name in records.keys.sorted() where !present.contains(name) {
             guard let mark = records[name]?.state.invalid, mark.source?.hasPrefix(path) == true else { continue }
             clearInvalid(name)
@@ -141,7 +158,8 @@ extension Controller {
         invalid: [(InvalidDocument, String)],
         isDryRun: Bool,
         prune: Bool,
-        notReceivedAgain: [SchemaDocument] = []
+        notReceivedAgain: [SchemaDocument] = [],
+        present: Set<String> = []
     ) async -> ApplyReport {
         var plan: [PlanEntry] = notReceivedAgain.map { document in
             PlanEntry(
@@ -154,8 +172,7 @@ extension Controller {
         var invalid = invalid
 
         // Two documents for one map in one input: both are invalid, the map is left alone.
-        let names = valid.map(\.0.schema.name)
-        let duplicates = Set(names.filter { name in names.count { $0 == name } > 1 })
+        let duplicates = Self.duplicatedNames(valid.map(\.0.schema.name))
         if !duplicates.isEmpty {
             for (document, source) in valid where duplicates.contains(document.schema.name) {
                 let diagnostic = Diagnostic(
@@ -172,8 +189,11 @@ extension Controller {
             valid.removeAll { duplicates.contains($0.0.schema.name) }
         }
 
+        // Long inputs are taken in bounded batches: between them, the actor serves others (status, readyz).
+        var pacer = ActorPacer()
         var invalidNames: Set<String> = []
         for (document, source) in invalid {
+            await pacer.step()
             let diagnostics = document.diagnostics.filter { $0.severity == .error }
             let entry = PlanEntry(
                 name: document.name ?? document.file,
@@ -197,6 +217,7 @@ extension Controller {
         }
 
         for (document, source) in valid {
+            await pacer.step()
             let name = document.schema.name
             let decision = self.plan(document, source: source)
             plan.append(decision.entry)
@@ -209,7 +230,8 @@ extension Controller {
         }
 
         if prune {
-            let keep = Set(valid.map(\.0.schema.name)).union(invalidNames).union(notReceivedAgain.map(\.schema.name))
+            // `present`: every map the directory names, beside the documents planned here (a reconcile of changed files).
+            let keep = Set(valid.map(\.0.schema.name)).union(invalidNames).union(notReceivedAgain.map(\.schema.name)).union(present)
             for name in records.keys.sorted() where !keep.contains(name) && records[name]?.state.liveVersion != nil {
                 plan.append(
                     PlanEntry(
@@ -218,12 +240,13 @@ extension Controller {
                 if !isDryRun { pruneMap(name) }
             }
         }
-        let results = isDryRun ? [] : touched.compactMap { records[$0].map(status(of:)) }
+        let results = isDryRun ? [] : await statuses(of: touched)
         return ApplyReport(dryRun: isDryRun, plan: plan, results: results)
     }
 
     /// Classifies one document against the map's live state.
     func plan(_ document: SchemaDocument, source: String) -> PlanDecision {
+        if let unchanged = unchangedPlan(document, source: source) { return unchanged }
         let name = document.schema.name
         let record = records[name]
         var live: Planner.Live?

@@ -103,6 +103,8 @@ public actor Controller: ControlPlane {
     var lastRunCrashedVersions: [RunRecord.WindowedMap] = []
     /// The watched directory's files as last decoded: a reconcile reads only the files that changed.
     nonisolated let directoryDecodeCache = SchemaLoader.DecodeCache()
+    /// Directory reconciles take turns: each plans from its own load of the directory.
+    nonisolated let directoryTurns = Turns()
     /// The run loop's current sleep, cancelled to wake it early (a new window, a requeue).
     var sleeper: Task<Void, Never>?
 
@@ -211,7 +213,12 @@ public actor Controller: ControlPlane {
     /// The run loop calls it; tests call it after moving a manual clock.
     package func tick() async {
         let now = clock.now
-        for name in records.keys.sorted() {
+        // Only maps in a window have checks (checkRollout returns at once for the others): with thousands of
+        // maps, sorting and visiting every one held the actor on each wake-up. Many windows at once are
+        // checked in bounded batches, as an apply's documents are.
+        var pacer = ActorPacer()
+        for name in records.compactMap({ $0.value.rollout == nil ? nil : $0.key }).sorted() {
+            await pacer.step()
             await checkRollout(of: name, at: now)
         }
         for name in requeue.takeDue(at: now) {

@@ -1,3 +1,4 @@
+import LiveMaps
 import Synchronization
 
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ package final class MemoryLimit: Sendable {
 
     /// Throws 503 `memory_limit` when resident memory is over the limit.
     package func checkWrite() throws(ControlPlaneError) {
-        let now = Self.monotonicNanoseconds()
+        let now = monotonicNanoseconds()
         let last = checkedAt.load(ordering: .relaxed)
         if last == 0 || now &- last >= refreshNanoseconds,
             checkedAt.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
@@ -83,12 +84,6 @@ package final class MemoryLimit: Sendable {
             guard digits > 0 else { return nil }
             return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
         }
-    }
-
-    static func monotonicNanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
     static func format(_ bytes: Int) -> String {

@@ -1,10 +1,5 @@
+import LiveMaps
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Since when the controller's oldest reconcile (a directory reconcile or an apply) in progress runs.
 ///
@@ -18,8 +13,8 @@ public final class ReconcileProgress: Sendable {
     private let state = Mutex<(next: UInt64, started: [UInt64: UInt64])>((0, [:]))
 
     /// - Parameter now: monotonic nanoseconds (the system's monotonic clock by default).
-    public init(now: @escaping @Sendable () -> UInt64 = ReconcileProgress.monotonicNanoseconds) {
-        self.now = now
+    public init(now: (@Sendable () -> UInt64)? = nil) {
+        self.now = now ?? { monotonicNanoseconds() }
     }
 
     /// Marks a reconcile as begun; pass the result to ``end(_:)``.
@@ -41,11 +36,5 @@ public final class ReconcileProgress: Sendable {
         guard let since = state.withLock({ $0.started.values.min() }) else { return nil }
         let current = now()
         return .nanoseconds(Int64(clamping: current >= since ? current - since : 0))
-    }
-
-    @Sendable public static func monotonicNanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 }

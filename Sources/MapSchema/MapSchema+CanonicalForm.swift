@@ -39,6 +39,11 @@ extension MapSchema {
         if let rate = rollout.maxErrorRate { add("rollout.max_error_rate", String(rate)) }
         add("rollout.max_faults", String(rollout.maxFaults))
         if let p99 = rollout.maxP99Latency { add("rollout.max_p99_latency", Self.nanos(p99)) }
+        for query in rollout.queries {
+            add("rollout.queries." + query.name + ".prometheus", query.prometheus)
+            if let max = query.max { add("rollout.queries." + query.name + ".max", String(max)) }
+            if let min = query.min { add("rollout.queries." + query.name + ".min", String(min)) }
+        }
         if let breaker = circuitBreaker {
             add("circuit_breaker.open_after_faults", String(breaker.openAfterFaults))
             add("circuit_breaker.window", Self.nanos(breaker.window))
@@ -54,7 +59,7 @@ extension MapSchema {
     }
 
     /// Hex SHA-256 of ``canonicalForm``.
-    public var contentSHA256: String { SHA256.hex(Array(canonicalForm.utf8)) }
+    public var contentSHA256: String { ContentHash.sha256Hex(canonicalForm.utf8) }
 
     private static func nanos(_ duration: Duration) -> String { String(GoDuration.nanoseconds(of: duration)) + "ns" }
 

@@ -18,12 +18,19 @@ public enum SchemaLoader {
     /// reported invalid.
     ///
     /// - Parameter cache: Decoded files to reuse while their fingerprint is unchanged (the
-    ///   watcher's reconciles); each load reads only the files that changed since the last.
+    ///   watcher's reconciles); each load reads only the files that changed since the last. A load of
+    ///   one directory also primes it for ``reload(directory:changed:options:cache:)``.
     public static func load(paths: [String], options: SchemaDecoder.Options = .init(), cache: DecodeCache? = nil) -> SchemaSet {
+        guard let cache else { return loadAll(paths: paths, options: options, cache: nil) }
+        return cache.exclusively { loadAll(paths: paths, options: options, cache: cache) }
+    }
+
+    private static func loadAll(paths: [String], options: SchemaDecoder.Options, cache: DecodeCache?) -> SchemaSet {
         let decoder = SchemaDecoder(options: options)
         var set = SchemaSet()
         var seenRealPaths: Set<String> = []
         var seenFiles: Set<String> = []
+        var tree = Tree()
         for path in paths {
             if path == "-" {
                 set.filesScanned += 1
@@ -39,7 +46,7 @@ public enum SchemaLoader {
             let files: [String]
             if kind == .directory {
                 do {
-                    files = try schemaFiles(in: path)
+                    files = try schemaFiles(in: path, tree: &tree)
                 } catch {
                     let diagnostic = Diagnostic(file: path, line: 0, column: 0, message: "cannot read directory: \(error)")
                     set.invalid.append(InvalidDocument(file: path, diagnostics: [diagnostic]))
@@ -67,25 +74,46 @@ public enum SchemaLoader {
                     cache?.store(result, for: file, fingerprint: fingerprint)
                     add(result, to: &set)
                 case .failure(let failure):
-                    let diagnostic = Diagnostic(file: file, line: 0, column: 0, message: "cannot read file: \(failure)")
-                    set.invalid.append(InvalidDocument(file: file, diagnostics: [diagnostic]))
-                    set.diagnostics.append(diagnostic)
+                    let result = unreadable(file, failure)
+                    cache?.storeUnreadable(result, for: file)
+                    add(result, to: &set)
                 }
             }
         }
         cache?.keep(only: seenFiles)
+        // Only a load of exactly one directory, with no symbolic link in it, can be followed by loads of its changed files.
+        let isOneDirectory = paths.count == 1 && FileSystem.kind(of: paths[0], followingLinks: true) == .directory
+        cache?.prime(root: isOneDirectory && !tree.hasLinks ? paths[0] : nil, directories: tree.directories)
         checkDuplicateNames(in: &set)
         return set
+    }
+
+    /// The result of a file that could not be read: one invalid document with the reason.
+    static func unreadable(_ file: String, _ failure: FileSystem.Failure) -> SchemaFileResult {
+        let diagnostic = Diagnostic(file: file, line: 0, column: 0, message: "cannot read file: \(failure)")
+        return SchemaFileResult(invalid: [InvalidDocument(file: file, diagnostics: [diagnostic])], diagnostics: [diagnostic])
+    }
+
+    /// What a directory walk met besides files: the directories it went through and whether a symbolic link was among them.
+    struct Tree {
+        var directories: Set<String> = []
+        var hasLinks = false
     }
 
     /// The schema files a directory holds now, sorted, as ``load(paths:options:)`` would see them.
     ///
     /// - Throws: ``FileSystem/Failure`` when the directory cannot be read.
     public static func schemaFiles(in directory: String) throws -> [String] {
+        var tree = Tree()
+        return try schemaFiles(in: directory, tree: &tree)
+    }
+
+    static func schemaFiles(in directory: String, tree: inout Tree) throws -> [String] {
         guard let root = FileSystem.realPath(directory) else { throw FileSystem.Failure(message: "no such directory", path: directory) }
         var files: [String] = []
         var visited: Set<String> = [root]
-        try collect(directory: directory, realRoot: root, into: &files, visited: &visited, depth: 0)
+        tree.directories.insert(directory)
+        try collect(directory: directory, realRoot: root, into: &files, visited: &visited, tree: &tree, depth: 0)
         return files.sorted()
     }
 
@@ -96,9 +124,9 @@ public enum SchemaLoader {
         return lowered.hasSuffix(".yaml") || lowered.hasSuffix(".yml")
     }
 
-    private static func collect(directory: String, realRoot: String, into files: inout [String], visited: inout Set<String>, depth: Int)
-        throws
-    {
+    private static func collect(
+        directory: String, realRoot: String, into files: inout [String], visited: inout Set<String>, tree: inout Tree, depth: Int
+    ) throws {
         guard depth < 64 else { return }
         for name in try FileSystem.entries(of: directory).sorted() {
             guard !name.hasPrefix(".") else { continue }
@@ -106,12 +134,14 @@ public enum SchemaLoader {
             let isLink = FileSystem.kind(of: path, followingLinks: false) == .symlink
             guard let kind = FileSystem.kind(of: path, followingLinks: true) else { continue }
             if isLink {
+                tree.hasLinks = true
                 guard let real = FileSystem.realPath(path), real == realRoot || real.hasPrefix(realRoot + "/") else { continue }
             }
             switch kind {
             case .directory:
                 guard let real = FileSystem.realPath(path), visited.insert(real).inserted else { continue }
-                try collect(directory: path, realRoot: realRoot, into: &files, visited: &visited, depth: depth + 1)
+                tree.directories.insert(path)
+                try collect(directory: path, realRoot: realRoot, into: &files, visited: &visited, tree: &tree, depth: depth + 1)
             case .regular:
                 if isSchemaFileName(name) { files.append(path) }
             case .symlink, .other:
@@ -120,13 +150,13 @@ public enum SchemaLoader {
         }
     }
 
-    private static func add(_ result: SchemaFileResult, to set: inout SchemaSet) {
+    static func add(_ result: SchemaFileResult, to set: inout SchemaSet) {
         set.documents += result.documents
         set.invalid += result.invalid
         set.diagnostics += result.diagnostics
     }
 
-    private static func checkDuplicateNames(in set: inout SchemaSet) {
+    static func checkDuplicateNames(in set: inout SchemaSet) {
         var byName: [String: [Int]] = [:]
         for (index, document) in set.documents.enumerated() { byName[document.schema.name, default: []].append(index) }
         let duplicated = byName.filter { $0.value.count > 1 }

@@ -7,14 +7,17 @@ struct History: AsyncParsableCommand {
         abstract: "Show a map's record of applies, promotions, rollbacks and quarantines.",
         discussion: """
             Oldest first, one row per event: TIME (local), ACTION (apply, promote, rollback, quarantine, \
-            invalid), VERSION, FROM (the version before), SOURCE (the file with its git commit shortened \
-            to 7 digits as git log --oneline prints it, or the apply client), SHA (the first 12 hex \
-            digits of the document's SHA-256) and REASON. Any version listed here can be restored:
+            invalid), VERSION, FROM (the version before), REPLICA (in a fleet: the replica that acted), \
+            SOURCE (the file with its git commit shortened to 7 digits as git log --oneline prints it, or \
+            the apply client), SHA (the first 12 hex digits of the document's SHA-256) and REASON. In a \
+            fleet (watch --fleet) the history is the fleet's, shared by every replica. Any version listed \
+            here can be restored:
 
               mapctl rollback NAME --to VERSION
 
             -o json prints the history entries as the API returns them: time (RFC 3339), action, \
-            version, from_version, source (with the full commit), content_sha256, reason; newest last.
+            version, from_version, source (with the full commit), content_sha256, reason, and in a \
+            fleet replica; newest last.
 
             Exit status: 0 shown; 1 no such map; 64 usage error; 69 the controller cannot be reached.
 
@@ -42,26 +45,34 @@ struct History: AsyncParsableCommand {
                 Console.out("\(name): no history")
                 return
             }
-            var table = Table(header: ["TIME", "ACTION", "VERSION", "FROM", "SOURCE", "SHA", "REASON"])
-            for entry in entries {
-                let tint: Table.Tint =
-                    switch entry.action {
-                    case .rollback, .invalid: .danger
-                    case .quarantine: .warning
-                    case .promote: .good
-                    case .apply: .none
-                    }
-                table.append(
-                    [
-                        RFC3339.display(entry.time), entry.action.rawValue, entry.version ?? "-", entry.fromVersion ?? "-",
-                        entry.source.map(Self.abbreviatingCommit) ?? "-", entry.contentSHA256.map { String($0.prefix(12)) } ?? "-",
-                        entry.reason ?? "",
-                    ],
-                    tint: tint
-                )
-            }
-            table.render(useColor: output.useColor).forEach(Console.out)
+            Self.table(entries, useColor: output.useColor).forEach(Console.out)
         }
+    }
+
+    /// The table a person reads, oldest first; a REPLICA column when the entries name replicas (a fleet).
+    static func table(_ entries: [HistoryEntry], useColor: Bool) -> [String] {
+        // A fleet's history names the replica that acted on each entry; a daemon alone names none.
+        let fleet = entries.contains { $0.replica != nil }
+        var table = Table(header: ["TIME", "ACTION", "VERSION", "FROM"] + (fleet ? ["REPLICA"] : []) + ["SOURCE", "SHA", "REASON"])
+        for entry in entries {
+            let tint: Table.Tint =
+                switch entry.action {
+                case .rollback, .invalid: .danger
+                case .quarantine: .warning
+                case .promote: .good
+                case .apply: .none
+                }
+            table.append(
+                [
+                    RFC3339.display(entry.time), entry.action.rawValue, entry.version ?? "-", entry.fromVersion ?? "-",
+                ] + (fleet ? [entry.replica ?? "-"] : []) + [
+                    entry.source.map(Self.abbreviatingCommit) ?? "-", entry.contentSHA256.map { String($0.prefix(12)) } ?? "-",
+                    entry.reason ?? "",
+                ],
+                tint: tint
+            )
+        }
+        return table.render(useColor: useColor)
     }
 
     /// `schemas/users.yaml@8b8aa87`: a source's trailing full git commit shortened to 7 hex digits,

@@ -10,11 +10,18 @@ struct Status: AsyncParsableCommand {
             PHASE (stable, rolling_out, rolled_back, invalid), WINDOW (time left in the rollback window \
             of a version being judged), CHECKS (health checks passed/failed/inconclusive), BREAKER \
             (closed, half_open, open) and ENTRIES. Maps whose live state differs from the desired one \
-            (live ≠ desired, quarantined versions, an invalid document) are marked with * and listed \
-            below the table with the reason; on a terminal they are coloured (never with NO_COLOR).
+            (live ≠ desired, quarantined versions, an invalid document, replicas of its fleet serving \
+            another version) are marked with * and listed below the table with the reason; on a terminal \
+            they are coloured (never with NO_COLOR).
 
-            With NAME, shows that map in detail. -o json prints the API's shapes: {"maps": [...]} for \
-            all maps, the status object for one.
+            In a fleet (watch --fleet), REPLICAS counts the replicas serving the version this daemon \
+            serves, of those reporting the map (3/3), and a section under the table names the leader and \
+            lists each replica: ROLE (leader, follower), LAST SEEN (its last heartbeat) and OTHER LIVE \
+            (maps it serves at another version than this daemon).
+
+            With NAME, shows that map in detail (in a fleet, with the leader and a row per replica: its \
+            live version, entries and last heartbeat). -o json prints the API's shapes: {"maps": [...]} \
+            for all maps, the status object for one.
 
             Exit status: 0 shown; 1 no such map; 64 usage error; 69 the controller cannot be reached.
 
@@ -63,7 +70,9 @@ struct StatusView {
     var now = Date()
 
     func table() -> [String] {
-        var table = Table(header: ["MAP", "LIVE", "DESIRED", "PHASE", "WINDOW", "CHECKS", "BREAKER", "ENTRIES"])
+        let fleet = isFleet
+        var table = Table(
+            header: ["MAP", "LIVE", "DESIRED", "PHASE", "WINDOW", "CHECKS", "BREAKER", "ENTRIES"] + (fleet ? ["REPLICAS"] : []))
         for status in statuses {
             let drift = StatusLine.hasDrift(status)
             table.append(
@@ -76,7 +85,7 @@ struct StatusView {
                     "\(status.checks.passed)/\(status.checks.failed)/\(status.checks.inconclusive)",
                     status.breaker.rawValue,
                     String(status.entries),
-                ],
+                ] + (fleet ? [Self.replicaCell(status)] : []),
                 tint: tint(for: status)
             )
         }
@@ -86,6 +95,7 @@ struct StatusView {
             lines.append("")
             for status in drifting { lines.append(paint("* \(status.name): \(driftText(status))", tint(for: status))) }
         }
+        if fleet { lines += fleetSection() }
         return lines
     }
 
@@ -104,6 +114,7 @@ struct StatusView {
             ("Breaker", status.breaker.rawValue),
             ("Quarantined", status.quarantined.isEmpty ? "-" : status.quarantined.joined(separator: ", ")),
         ]
+        rows += fleetRows(status)
         if let source = status.source { rows.append(("Source", source)) }
         if let reason = status.reason { rows.append(("Reason", reason)) }
         let width = rows.map(\.0.count).max() ?? 0
@@ -112,6 +123,7 @@ struct StatusView {
         }
         if StatusLine.hasDrift(status) { lines.append(paint("Drift: \(driftText(status))", tint(for: status))) }
         lines += status.diagnostics.map(\.description)
+        lines += replicaTable(status)
         return lines
     }
 
@@ -122,6 +134,10 @@ struct StatusView {
             parts.append("live \(status.liveVersion ?? "none") ≠ desired \(desired)")
         }
         if !status.quarantined.isEmpty { parts.append("quarantined \(status.quarantined.joined(separator: ", "))") }
+        let others = (status.replicas ?? []).filter { $0.liveVersion != status.liveVersion }
+        if !others.isEmpty {
+            parts.append(others.map { "\($0.replica) serves \($0.liveVersion ?? "none")" }.joined(separator: ", "))
+        }
         if status.phase == .rolledBack && parts.isEmpty { parts.append("rolled back") }
         if let reason = status.reason { parts.append(reason) }
         return parts.joined(separator: "; ")
@@ -133,7 +149,7 @@ struct StatusView {
         return .none
     }
 
-    private func paint(_ text: String, _ tint: Table.Tint) -> String {
+    func paint(_ text: String, _ tint: Table.Tint) -> String {
         useColor && tint != .none ? tint.ansi + text + "\u{1B}[0m" : text
     }
 }

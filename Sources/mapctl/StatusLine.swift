@@ -13,10 +13,12 @@ enum StatusLine {
         return parts.joined(separator: ", ")
     }
 
-    /// True when the map is not where its desired state says: drift a person should see.
+    /// True when the map is not where its desired state says, or (in a fleet) some replica serves another
+    /// version than this daemon: drift a person should see.
     static func hasDrift(_ status: MapStatus) -> Bool {
         status.phase == .invalid || status.phase == .rolledBack || !status.quarantined.isEmpty
             || (status.desiredVersion != nil && status.liveVersion != status.desiredVersion)
+            || (status.replicas ?? []).contains { $0.liveVersion != status.liveVersion }
     }
 
     /// A duration left as a person reads it: 14m59s, 2h3m, 9s, or "-" when there is none.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Fleet
 import MapSchema
 import MapServer
 
@@ -29,6 +30,7 @@ struct Watch: AsyncParsableCommand {
               mapctl watch /etc/maps --listen 0.0.0.0:7468 --state /var/lib/mapctl
               mapctl watch schemas --log-format json --poll 500ms
               mapctl watch schemas --listen 127.0.0.1:0 --enable-fault-injection
+              mapctl watch schemas --prometheus http://prometheus:9090
             """
     )
 
@@ -112,6 +114,28 @@ struct Watch: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Join a fleet whose shared state is in this PostgreSQL database (postgres://USER@HOST:PORT/DB, or postgresql:///DB?host=/socket/dir): one leader judges every window for all replicas.",
+            valueName: "URL"
+        )
+    )
+    var fleet: String?
+
+    @Option(help: ArgumentHelp("Replicas with the same --fleet database and this name are one fleet.", valueName: "NAME"))
+    var fleetName: String = "default"
+
+    @Option(help: ArgumentHelp("This replica's id in the fleet (default: the hostname and the port).", valueName: "ID"))
+    var replica: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The Prometheus server (base URL, http or https) that schemas' rollout.queries run against each interval; without it, a schema with queries is refused.",
+            valueName: "URL"
+        )
+    )
+    var prometheus: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Close an HTTP connection that sends nothing for this long, between requests or inside a body (default 60s).",
             valueName: "DURATION"
         )
@@ -164,6 +188,26 @@ struct Watch: AsyncParsableCommand {
         if let maxMemory, DaemonConfiguration.parseByteSize(maxMemory) == nil {
             throw ValidationError("--max-memory must be a positive size such as 512MiB, 2GiB or 1000000, not '\(maxMemory)'")
         }
+        if let fleet {
+            do {
+                _ = try FleetLocation(parsing: fleet)
+            } catch {
+                throw ValidationError("--fleet: \(error)")
+            }
+        }
+        if let prometheus {
+            do {
+                _ = try DaemonConfiguration.parsePrometheusURL(prometheus)
+            } catch {
+                throw ValidationError("--prometheus: \(error)")
+            }
+        }
+        if fleet == nil, replica != nil || fleetName != "default" {
+            throw ValidationError("--replica and --fleet-name need --fleet URL")
+        }
+        if fleetName.isEmpty || fleetName.count > 200 {
+            throw ValidationError("--fleet-name must be 1 to 200 characters")
+        }
         guard let limit = try? GoDuration.parse(maxReconcile), limit > .zero else {
             throw ValidationError("--max-reconcile must be a positive duration such as 30s, not '\(maxReconcile)'")
         }
@@ -199,6 +243,10 @@ struct Watch: AsyncParsableCommand {
             }
         )
         configuration.maxMemoryBytes = maxMemory.flatMap { DaemonConfiguration.parseByteSize($0) }
+        configuration.fleetURL = fleet
+        configuration.fleetName = fleetName
+        configuration.replica = replica
+        configuration.prometheusURL = try prometheus.map { try DaemonConfiguration.parsePrometheusURL($0) }
         configuration.routes.maxReconcileDuration = try GoDuration.parse(maxReconcile)
         configuration.http = HTTPConnectionLimits(
             idleTimeout: try GoDuration.parse(idleTimeout), headerTimeout: try GoDuration.parse(headerTimeout),

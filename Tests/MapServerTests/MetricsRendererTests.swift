@@ -93,8 +93,5 @@ import Testing
         #expect(result.status == 0, "promtool: \(result.output)")
     }
 
-    @Test func labelValuesAreEscaped() {
-        #expect(MetricsRenderer.escape(#"a"b\c"#) == #"a\"b\\c"#)
-        #expect(MetricsRenderer.escape("line\nbreak") == #"line\nbreak"#)
-    }
+    // Label escaping is tested on the rendered text, read back: MetricsTextTests.
 }

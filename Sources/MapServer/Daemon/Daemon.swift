@@ -1,3 +1,4 @@
+import Fleet
 import Hummingbird
 public import Logging
 import MapController
@@ -18,6 +19,7 @@ protocol DaemonController: ControlPlane {
     func run() async throws
     func shutdown() async
     func reconcileDirectory(_ path: String, prune: Bool) async -> ApplyReport
+    func reconcileDirectory(_ path: String, prune: Bool, changedFiles: Set<String>?) async -> ApplyReport
 }
 
 extension Controller: DaemonController {}
@@ -69,20 +71,26 @@ public enum Daemon {
         // Before anything reads or writes the state: one daemon per state directory.
         let lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
         defer { lock.release() }
-        let controller = try Controller(
-            configuration: Controller.Configuration(
-                stateDirectory: configuration.stateDirectory,
-                allowFaultInjection: configuration.enableFaultInjection,
-                maxApplyBytes: configuration.routes.maxApplyBodyBytes,
-                maxMemoryBytes: configuration.maxMemoryBytes
-            ),
-            logger: logger
+        var controllerConfiguration = Controller.Configuration(
+            stateDirectory: configuration.stateDirectory,
+            allowFaultInjection: configuration.enableFaultInjection,
+            maxApplyBytes: configuration.routes.maxApplyBodyBytes,
+            maxMemoryBytes: configuration.maxMemoryBytes
         )
+        let fleet = try configuration.fleetParts(logger: logger)
+        controllerConfiguration.fleet = fleet?.view
+        let queryEvaluator = try configuration.makeQueryEvaluator(logger: logger)
+        controllerConfiguration.queryEvaluator = queryEvaluator
+        let controller = try Controller(configuration: controllerConfiguration, logger: logger)
         var configuration = configuration
         configuration.routes.reconcileProgress = controller.configuration.reconcileProgress
+        let coordinator = fleet?.coordinator(controller: controller, logger: logger)
+        // Before the controller starts: the fleet's quarantines and who judges must be known to its first reconcile.
+        if let coordinator { await coordinator.connect() }
         try await serve(
             controller: controller, configuration: configuration, logger: logger, onListening: onListening,
-            onRESPListening: onRESPListening, onServiceGroup: onServiceGroup)
+            onRESPListening: onRESPListening, onServiceGroup: onServiceGroup, fleet: coordinator)
+        await queryEvaluator?.shutdown()  // after the controller's checks have stopped (an error return shuts it in deinit)
     }
 
     static func serve(
@@ -91,7 +99,8 @@ public enum Daemon {
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void,
         onRESPListening: @escaping @Sendable (String) -> Void = { _ in },
-        onServiceGroup: @Sendable (ServiceGroup) async -> Void = { _ in }
+        onServiceGroup: @Sendable (ServiceGroup) async -> Void = { _ in },
+        fleet: FleetCoordinator? = nil
     ) async throws {
         try await controller.start()
         do {
@@ -144,7 +153,8 @@ public enum Daemon {
                     resyncInterval: configuration.resyncInterval
                 ),
                 logger: logger,
-                readiness: firstReconcile
+                readiness: firstReconcile,
+                fleet: fleet
             )
 
             let directory = configuration.directory

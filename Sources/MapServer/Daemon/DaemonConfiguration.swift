@@ -36,6 +36,15 @@ public struct DaemonConfiguration: Sendable {
     public var resp: RESPConfiguration?
     /// Entry writes get 503 `memory_limit` while resident memory is over this (`--max-memory`); nil: no limit.
     public var maxMemoryBytes: Int?
+    /// The fleet's PostgreSQL database (`--fleet URL`, SPEC §8); nil: this daemon judges alone.
+    public var fleetURL: String?
+    /// Replicas with the same database and fleet name are one fleet (`--fleet-name`).
+    public var fleetName: String = "default"
+    /// This replica's id (`--replica`); nil: the hostname and the port.
+    public var replica: String?
+    /// The Prometheus server that `rollout.queries` run against (`--prometheus`, SPEC §8.1); nil: none,
+    /// and a schema with queries is refused.
+    public var prometheusURL: String?
 
     public init(
         directory: String,

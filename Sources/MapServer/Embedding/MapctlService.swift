@@ -1,4 +1,5 @@
 import Foundation
+public import Fleet
 public import Logging
 public import MapController
 public import ServiceLifecycle
@@ -64,6 +65,8 @@ public struct MapctlService: Service {
     let controller: any DaemonController
     let logger: Logger
     let onReconcile: @Sendable (ApplyReport, DirectoryWatcher.Trigger) async -> Void
+    /// This replica's part in a fleet (SPEC §8), nil alone.
+    let fleet: FleetCoordinator?
 
     /// - Parameters:
     ///   - controller: the app's controller. Bind its typed maps before the group runs: the
@@ -78,10 +81,12 @@ public struct MapctlService: Service {
         configuration: Configuration,
         logger: Logger,
         readiness: ReadinessGate = ReadinessGate(),
+        fleet: FleetCoordinator? = nil,
         onReconcile: @escaping @Sendable (ApplyReport, DirectoryWatcher.Trigger) async -> Void = { _, _ in }
     ) {
         self.init(
-            governing: controller, configuration: configuration, logger: logger, readiness: readiness, onReconcile: onReconcile)
+            governing: controller, configuration: configuration, logger: logger, readiness: readiness, fleet: fleet,
+            onReconcile: onReconcile)
     }
 
     /// The same over any ``DaemonController``: the daemon's composition is written against it.
@@ -90,8 +95,10 @@ public struct MapctlService: Service {
         configuration: Configuration,
         logger: Logger,
         readiness: ReadinessGate = ReadinessGate(),
+        fleet: FleetCoordinator? = nil,
         onReconcile: @escaping @Sendable (ApplyReport, DirectoryWatcher.Trigger) async -> Void = { _, _ in }
     ) {
+        self.fleet = fleet
         self.controller = controller
         self.configuration = configuration
         self.logger = logger
@@ -110,12 +117,18 @@ public struct MapctlService: Service {
             throw MapctlServiceError(message: "the schema directory '\(configuration.directory)' is not a directory")
         }
         let controller = self.controller
+        if let fleet { await fleet.connect() }
         try await controller.start()
+        // A replica that starts after a rollback comes up on the fleet's live version, before its directory.
+        if let fleet { await fleet.adoptFleetState() }
         let watcher = makeWatcher()
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await Self.runChecks(of: controller) }
                 group.addTask { try await watcher.run() }
+                if let fleet {
+                    group.addTask { await cancelWhenGracefulShutdown { await fleet.run() } }
+                }
             }
         } catch {
             // Still an orderly end (another service failed, or the group was cancelled):
@@ -141,8 +154,8 @@ public struct MapctlService: Service {
                 resyncInterval: configuration.resyncInterval
             ),
             logger: logger
-        ) { trigger in
-            let report = await controller.reconcileDirectory(directory, prune: prune)
+        ) { trigger, changedFiles in
+            let report = await controller.reconcileDirectory(directory, prune: prune, changedFiles: changedFiles)
             readiness.open()
             Daemon.logReconcile(report, trigger: trigger, logger: logger)
             await onReconcile(report, trigger)

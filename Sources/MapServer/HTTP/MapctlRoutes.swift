@@ -83,7 +83,8 @@ public func addMapctlRoutes<Context: RequestContext>(
         routes.append(("/readyz", [.get: { _, _ in await api.readyz() }]))
     }
     if configuration.servesMetrics {
-        routes.append(("/metrics", [.get: { request, _ in await api.metrics(request) }]))
+        let scrapes = MetricsScrapes(controlPlane: controlPlane, additional: configuration.additionalMetrics)
+        routes.append(("/metrics", [.get: { request, _ in await api.metrics(request, scrapes) }]))
     }
     routes.append(("/v1/maps", [.get: { request, _ in await api.listMaps(request) }]))
     routes.append(("/v1/maps/:name", [.get: { request, context in await api.mapStatus(request, name: context.parameters.get("name")) }]))
@@ -164,11 +165,10 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         return APIResponse.error(.serviceUnavailable, code: "not_ready", message: "the first reconcile is not done yet")
     }
 
-    func metrics(_ request: Request) async -> Response {
+    /// One render at a time, off the handlers' threads, shared by concurrent scrapes (``MetricsScrapes``).
+    func metrics(_ request: Request, _ scrapes: MetricsScrapes) async -> Response {
         if let denied = checkToken(request, .offLoopback) { return denied }
-        let snapshot = await controlPlane.metricsSnapshot()
-        let text = MetricsRenderer().render(snapshot, additional: configuration.additionalMetrics)
-        return APIResponse.raw(text, contentType: "text/plain; version=0.0.4; charset=utf-8")
+        return APIResponse.raw(await scrapes.text(), contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 
     // MARK: Maps

@@ -3,11 +3,15 @@ public import Prometheus
 
 /// Renders a ``ControllerMetricsSnapshot`` in the Prometheus text format.
 ///
-/// The controller's counters already live in the map instances, so nothing is
-/// recorded twice: at each scrape a fresh `PrometheusCollectorRegistry` is filled
-/// from the snapshot and emitted. The op-latency histogram arrives with its buckets
-/// already counted, which a swift-prometheus histogram cannot take, so it is
-/// written here directly in the same format.
+/// The controller's counters already live in the map instances, so nothing is recorded twice: each
+/// scrape writes the snapshot's values straight into one buffer, family by family, in one pass over
+/// the maps per family. Nothing is registered on the way (a `PrometheusCollectorRegistry` filled per
+/// scrape copied a family's whole dictionary for every series added: quadratic, 20 s at 1,000 maps).
+/// Label values are escaped once, by ``ExpositionText``.
+///
+/// Registries of the process's own series (HTTP requests, RESP commands, gauges other modules make
+/// through swift-metrics, see ``DescribedMetricsFactory``) are emitted after, as swift-prometheus
+/// writes them: their series are made once and kept, which is not quadratic.
 public struct MetricsRenderer: Sendable {
     /// Rollback reasons exported at 0 for every map from the start.
     public static let rollbackReasons = ["failed_checks", "startup_faults", "manual"]
@@ -25,169 +29,181 @@ public struct MetricsRenderer: Sendable {
     ///   - additional: registries of the process's own series (HTTP requests), emitted after.
     /// - Returns: UTF-8 text accepted by `promtool check metrics`.
     public func render(_ snapshot: ControllerMetricsSnapshot, additional: [PrometheusCollectorRegistry] = []) -> [UInt8] {
-        let registry = PrometheusCollectorRegistry()
-        let maps = snapshot.maps.sorted { ($0.map, $0.version) < ($1.map, $1.version) }
+        let maps = Self.instances(snapshot.maps)
+        // About 9 KiB per instance, mostly the latency histogram's 65 buckets.
+        var text = ExpositionText(reservingCapacity: 16 << 10 + maps.count * (10 << 10))
+        Self.writeInstanceFamilies(maps, into: &text)
+        Self.writeControllerFamilies(snapshot, maps: maps, into: &text)
+        LatencyHistogramText.write(maps, into: &text)
+        for registry in additional {
+            text.append(registry)
+        }
+        return text.bytes
+    }
 
-        for sample in maps {
-            let base = [("map", Self.escape(sample.map)), ("version", Self.escape(sample.version))]
-            for (op, result, count) in sample.ops {
-                registry.makeCounter(
-                    descriptor: Family.ops.descriptor, labels: base + [("op", Self.escape(op)), ("result", Self.escape(result))]
-                )
-                .increment(by: Int64(clamping: count))
-            }
-            registry.makeGauge(descriptor: Family.entries.descriptor, labels: base).set(Int64(sample.entries))
-            registry.makeGauge(descriptor: Family.bytes.descriptor, labels: base).set(Int64(sample.bytes))
-            registry.makeCounter(descriptor: Family.contention.descriptor, labels: base).increment(by: Int64(clamping: sample.contention))
-            registry.makeCounter(descriptor: Family.faults.descriptor, labels: base).increment(by: Int64(clamping: sample.faults))
-            registry.makeCounter(descriptor: Family.evictions.descriptor, labels: base).increment(by: Int64(clamping: sample.evictions))
-            registry.makeCounter(descriptor: Family.expirations.descriptor, labels: base).increment(by: Int64(clamping: sample.expirations))
-            // Exactly the labels {map, version, strategy}; one series per map, for the live
-            // instance, so that `mapctl_map_info` answers "which version is live" (a standby shows
-            // in the per-version series above).
-            if sample.role == "live" {
-                registry.makeGauge(
-                    descriptor: Family.info.descriptor,
-                    labels: base + [("strategy", Self.escape(sample.strategy))]
-                ).set(Int64(1))
+    /// One instance with its labels rendered once: `map="…"` and `map="…",version="…"`.
+    struct Instance {
+        var sample: MapMetricsSample
+        var mapLabels: ExpositionText.Labels
+        var labels: ExpositionText.Labels
+        /// The first instance of its map in the sorted list (breaker and rollback series are per map).
+        var firstOfMap: Bool
+    }
+
+    /// The samples sorted by (map, version), the live one first where a version repeats, and only that one
+    /// (a series must not appear twice).
+    static func instances(_ samples: [MapMetricsSample]) -> [Instance] {
+        let sorted = samples.sorted { ($0.map, $0.version, $0.role == "live" ? 0 : 1) < ($1.map, $1.version, $1.role == "live" ? 0 : 1) }
+        var result: [Instance] = []
+        result.reserveCapacity(sorted.count)
+        for sample in sorted {
+            if let previous = result.last?.sample, previous.map == sample.map, previous.version == sample.version { continue }
+            let firstOfMap = result.last?.sample.map != sample.map
+            let mapLabels = firstOfMap ? ExpositionText.Labels(["map": sample.map]) : result[result.count - 1].mapLabels
+            var labels = mapLabels
+            labels.append("version", sample.version)
+            result.append(Instance(sample: sample, mapLabels: mapLabels, labels: labels, firstOfMap: firstOfMap))
+        }
+        return result
+    }
+
+    /// The per-instance families: ops, entries, bytes, contention, faults, evictions, expirations, info.
+    static func writeInstanceFamilies(_ maps: [Instance], into text: inout ExpositionText) {
+        // (op, result) labels are the same list for every instance: rendered once, reused while they match.
+        var opLabels: [(op: String, result: String, labels: ExpositionText.Labels)] = []
+        text.family(Family.ops)
+        for map in maps {
+            for (index, op) in map.sample.ops.enumerated() {
+                if index == opLabels.count {
+                    opLabels.append((op.op, op.result, ExpositionText.Labels(["op": op.op, "result": op.result])))
+                } else if opLabels[index].op != op.op || opLabels[index].result != op.result {
+                    opLabels[index] = (op.op, op.result, ExpositionText.Labels(["op": op.op, "result": op.result]))
+                }
+                text.sample(Family.ops.sampleName, map.labels, opLabels[index].labels, value: .counter(op.count))
             }
         }
+        let perInstance: [(Family, (MapMetricsSample) -> ExpositionText.Value)] = [
+            (Family.entries, { .double(Double($0.entries)) }),
+            (Family.bytes, { .double(Double($0.bytes)) }),
+            (Family.contention, { .counter($0.contention) }),
+            (Family.faults, { .counter($0.faults) }),
+            (Family.evictions, { .counter($0.evictions) }),
+            (Family.expirations, { .counter($0.expirations) }),
+        ]
+        for (family, value) in perInstance {
+            text.family(family)
+            for map in maps {
+                text.sample(family.sampleName, map.labels, value: value(map.sample))
+            }
+        }
+        // Exactly the labels {map, version, strategy}; one series per map, for the live instance, so
+        // that `mapctl_map_info` answers "which version is live" (a standby shows in the series above).
+        text.family(Family.info)
+        var strategy = (name: "", labels: ExpositionText.Labels())
+        for map in maps where map.sample.role == "live" {
+            if strategy.name != map.sample.strategy || strategy.labels.isEmpty {
+                strategy = (map.sample.strategy, ExpositionText.Labels(["strategy": map.sample.strategy]))
+            }
+            text.sample(Family.info.sampleName, map.labels, strategy.labels, value: .double(1))
+        }
+    }
 
+    /// The controller's families: breaker, rollout checks, rollbacks, reconciles, invalid schemas.
+    static func writeControllerFamilies(_ snapshot: ControllerMetricsSnapshot, maps: [Instance], into text: inout ExpositionText) {
         // The breaker belongs to the map, not to a version: one series per map.
-        var breakerByMap: [String: Int] = [:]
-        for sample in maps {
-            breakerByMap[sample.map] = max(breakerByMap[sample.map] ?? 0, sample.breaker.metricValue)
-        }
-        for (map, value) in breakerByMap {
-            registry.makeGauge(descriptor: Family.breaker.descriptor, labels: [("map", Self.escape(map))]).set(Int64(value))
+        text.family(Family.breaker)
+        for (index, map) in maps.enumerated() where map.firstOfMap {
+            var state = map.sample.breaker.metricValue
+            var next = index + 1
+            while next < maps.count, !maps[next].firstOfMap {
+                state = max(state, maps[next].sample.breaker.metricValue)
+                next += 1
+            }
+            text.sample(Family.breaker.sampleName, map.mapLabels, value: .double(Double(state)))
         }
 
         // Rollout checks: zeros for every live version, so that rates work before the first check.
-        for sample in maps where sample.role == "live" {
-            for result in Self.checkResults {
-                _ = registry.makeCounter(
-                    descriptor: Family.checks.descriptor,
-                    labels: [("map", Self.escape(sample.map)), ("version", Self.escape(sample.version)), ("result", result)]
-                )
+        var checks: [CheckKey: UInt64] = [:]
+        for check in snapshot.rolloutChecks {
+            checks[CheckKey(map: check.map, version: check.version, result: check.result), default: 0] &+= check.count
+        }
+        text.family(Family.checks)
+        for map in maps where map.sample.role == "live" {
+            for (result, labels) in zip(checkResults, Self.checkLabels) {
+                let key = CheckKey(map: map.sample.map, version: map.sample.version, result: result)
+                let count = checks.isEmpty ? 0 : checks.removeValue(forKey: key) ?? 0
+                text.sample(Family.checks.sampleName, map.labels, labels, value: .counter(count))
             }
         }
         for check in snapshot.rolloutChecks {
-            registry.makeCounter(
-                descriptor: Family.checks.descriptor,
-                labels: [("map", Self.escape(check.map)), ("version", Self.escape(check.version)), ("result", Self.escape(check.result))]
-            ).increment(by: Int64(clamping: check.count))
+            guard let count = checks.removeValue(forKey: CheckKey(map: check.map, version: check.version, result: check.result)) else {
+                continue
+            }
+            let labels = ExpositionText.Labels(["map": check.map, "version": check.version, "result": check.result])
+            text.sample(Family.checks.sampleName, labels, value: .counter(count))
         }
 
-        for map in Set(maps.map(\.map)) {
-            for reason in Self.rollbackReasons {
-                _ = registry.makeCounter(descriptor: Family.rollbacks.descriptor, labels: [("map", Self.escape(map)), ("reason", reason)])
+        // Rollbacks: zeros for every map and reason.
+        var rollbacks: [CheckKey: UInt64] = [:]
+        for rollback in snapshot.rollbacks {
+            rollbacks[CheckKey(map: rollback.map, version: "", result: rollback.reason), default: 0] &+= rollback.count
+        }
+        text.family(Family.rollbacks)
+        for map in maps where map.firstOfMap {
+            for (reason, labels) in zip(rollbackReasons, Self.rollbackLabels) {
+                let key = CheckKey(map: map.sample.map, version: "", result: reason)
+                let count = rollbacks.isEmpty ? 0 : rollbacks.removeValue(forKey: key) ?? 0
+                text.sample(Family.rollbacks.sampleName, map.mapLabels, labels, value: .counter(count))
             }
         }
         for rollback in snapshot.rollbacks {
-            registry.makeCounter(
-                descriptor: Family.rollbacks.descriptor,
-                labels: [("map", Self.escape(rollback.map)), ("reason", Self.escape(rollback.reason))]
-            ).increment(by: Int64(clamping: rollback.count))
+            guard let count = rollbacks.removeValue(forKey: CheckKey(map: rollback.map, version: "", result: rollback.reason)) else {
+                continue
+            }
+            text.sample(
+                Family.rollbacks.sampleName, ExpositionText.Labels(["map": rollback.map, "reason": rollback.reason]), value: .counter(count)
+            )
         }
 
-        for result in Self.reconcileResults {
-            _ = registry.makeCounter(descriptor: Family.reconciles.descriptor, labels: [("result", result)])
+        var reconciles: [String: UInt64] = [:]
+        for reconcile in snapshot.reconciles {
+            reconciles[reconcile.result, default: 0] &+= reconcile.count
+        }
+        text.family(Family.reconciles)
+        for result in reconcileResults {
+            text.sample(
+                Family.reconciles.sampleName, ExpositionText.Labels(["result": result]),
+                value: .counter(reconciles.removeValue(forKey: result) ?? 0))
         }
         for reconcile in snapshot.reconciles {
-            registry.makeCounter(descriptor: Family.reconciles.descriptor, labels: [("result", Self.escape(reconcile.result))])
-                .increment(by: Int64(clamping: reconcile.count))
+            guard let count = reconciles.removeValue(forKey: reconcile.result) else { continue }
+            text.sample(Family.reconciles.sampleName, ExpositionText.Labels(["result": reconcile.result]), value: .counter(count))
         }
 
-        registry.makeGauge(descriptor: Family.schemaInvalid.descriptor).set(Int64(snapshot.schemaInvalid))
-
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(4096 + maps.count * 4096)
-        registry.emit(into: &buffer)
-        Self.emitLatencyHistogram(maps, into: &buffer)
-        for extra in additional {
-            extra.emit(into: &buffer)
-        }
-        return buffer
+        text.family(Family.schemaInvalid)
+        text.sample(Family.schemaInvalid.sampleName, value: .double(Double(snapshot.schemaInvalid)))
     }
 
-    /// `mapctl_map_op_duration_seconds`: `_bucket{le}` (cumulative, +Inf last), `_sum`, `_count`.
-    static func emitLatencyHistogram(_ maps: [MapMetricsSample], into buffer: inout [UInt8]) {
-        let name = "mapctl_map_op_duration_seconds"
-        var text = "# HELP \(name) Latency of map operations.\n# TYPE \(name) histogram\n"
-        for sample in maps {
-            let labels = "map=\"\(escape(sample.map))\",version=\"\(escape(sample.version))\""
-            var sawInfinity = false
-            var lastCount: UInt64 = 0
-            for bucket in sample.latencyBuckets {
-                // Buckets must be cumulative: a sample that is not (a torn read) is clamped rather than rejected.
-                lastCount = max(lastCount, bucket.cumulativeCount)
-                let bound: String
-                if bucket.upperBound.isInfinite {
-                    bound = "+Inf"
-                    sawInfinity = true
-                    lastCount = max(lastCount, sample.latencyCount)
-                } else {
-                    bound = formatDouble(bucket.upperBound)
-                }
-                text += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(lastCount)\n"
-                if sawInfinity { break }
-            }
-            let count = max(sample.latencyCount, lastCount)
-            if !sawInfinity {
-                text += "\(name)_bucket{\(labels),le=\"+Inf\"} \(count)\n"
-            }
-            text += "\(name)_sum{\(labels)} \(formatDouble(sample.latencySumSeconds))\n"
-            text += "\(name)_count{\(labels)} \(sawInfinity ? lastCount : count)\n"
-        }
-        buffer.append(contentsOf: text.utf8)
+    static let checkLabels = checkResults.map { ExpositionText.Labels(["result": $0]) }
+    static let rollbackLabels = rollbackReasons.map { ExpositionText.Labels(["reason": $0]) }
+
+    /// A (map, version, result) or (map, reason) series of a controller counter.
+    struct CheckKey: Hashable {
+        var map: String
+        var version: String
+        var result: String
+    }
+}
+
+extension ExpositionText {
+    mutating func family(_ family: MetricsRenderer.Family) {
+        self.family(family.name, family.type, help: family.help)
     }
 
-    static func formatDouble(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        return "\(value)"
-    }
-
-    /// Escapes a label value as the text format wants: backslash, double quote, newline.
-    static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
-        var out = ""
-        for character in value {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
-    /// The metric families (their names are part of the interface: dashboards and alerts use them).
-    enum Family {
-        case ops, entries, bytes, contention, faults, evictions, expirations, info, breaker, checks, rollbacks, reconciles
-        case schemaInvalid
-
-        var descriptor: MetricNameDescriptor {
-            switch self {
-            case .ops: Self.make("map_ops", "total", "Map operations by op and result (ok, miss, error, fault).")
-            case .entries: Self.make("map_entries", "", "Entries in the map instance.")
-            case .bytes: Self.make("map_bytes", "", "Estimated bytes held by the map instance.")
-            case .contention: Self.make("map_contention", "total", "Lock acquisitions that had to wait.")
-            case .faults: Self.make("map_faults", "total", "Faults: failures that are not the caller's.")
-            case .evictions: Self.make("map_evictions", "total", "Entries evicted by the capacity policy.")
-            case .expirations: Self.make("map_expirations", "total", "Entries expired by ttl.")
-            case .info: Self.make("map_info", "", "Always 1: the live version and strategy of each map.")
-            case .breaker: Self.make("breaker_state", "", "Circuit breaker state: 0 closed, 1 half-open, 2 open.")
-            case .checks: Self.make("rollout_checks", "total", "Rollout health checks by result (pass, fail, inconclusive).")
-            case .rollbacks: Self.make("rollbacks", "total", "Rollbacks by reason (failed_checks, startup_faults, manual).")
-            case .reconciles: Self.make("reconcile", "total", "Reconciles by result (success, error, invalid, unchanged).")
-            case .schemaInvalid: Self.make("schema_invalid", "", "Schema documents now invalid.")
-            }
-        }
-
-        private static func make(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(namespace: "mapctl", metricName: name, unitName: unit, helpText: help)
-        }
+    /// Appends what a registry emits.
+    mutating func append(_ registry: PrometheusCollectorRegistry) {
+        var emitted: [UInt8] = []
+        registry.emit(into: &emitted)
+        append(contentsOf: emitted)
     }
 }

@@ -1,4 +1,5 @@
 public import Logging
+import MapSchema
 public import ServiceLifecycle
 import Synchronization
 
@@ -11,6 +12,11 @@ import Synchronization
 /// change. A periodic resync reconciles even without events, as level-triggered
 /// controllers do, which also repairs anything inotify could not see. Reconciles never
 /// overlap: changes that arrive during one start the next right after it.
+///
+/// Each reconcile learns which paths changed since the last one (inotify names them; the poll
+/// compares `stat` data), so that a directory of thousands of files is not read whole for a
+/// one-file change. The first reconcile, the resync, an inotify overflow and a burst of more than
+/// ``SchemaLoader/maxChangedPaths`` paths name none: the whole directory, then.
 public struct DirectoryWatcher: Service {
     public struct Configuration: Sendable {
         /// The watched directory.
@@ -55,16 +61,28 @@ public struct DirectoryWatcher: Service {
 
     let configuration: Configuration
     let logger: Logger
-    let reconcile: @Sendable (Trigger) async -> Void
+    let reconcile: @Sendable (Trigger, Set<String>?) async -> Void
 
     /// - Parameters:
     ///   - configuration: what to watch and how.
     ///   - logger: where the watcher reports trouble (inotify unavailable, overflow).
     ///   - reconcile: called after each change; the daemon calls `Controller.reconcileDirectory`.
     public init(configuration: Configuration, logger: Logger, reconcile: @escaping @Sendable (Trigger) async -> Void) {
+        self.init(configuration: configuration, logger: logger, reconcilingChanges: { trigger, _ in await reconcile(trigger) })
+    }
+
+    /// - Parameters:
+    ///   - configuration: what to watch and how.
+    ///   - logger: where the watcher reports trouble (inotify unavailable, overflow).
+    ///   - reconcilingChanges: called after each change with the paths that changed since the last call
+    ///     (nil: the whole directory may have); the daemon calls
+    ///     `Controller.reconcileDirectory(_:prune:changedFiles:)`.
+    public init(
+        configuration: Configuration, logger: Logger, reconcilingChanges: @escaping @Sendable (Trigger, Set<String>?) async -> Void
+    ) {
         self.configuration = configuration
         self.logger = logger
-        self.reconcile = reconcile
+        self.reconcile = reconcilingChanges
     }
 
     public func run() async throws {
@@ -75,7 +93,7 @@ public struct DirectoryWatcher: Service {
             if pollInterval == nil {
                 do {
                     inotify = try InotifyEventSource(root: configuration.directory, logger: logger) { path in
-                        signal.notify(.changes(1))
+                        signal.notify(.changes(1), path: path)
                     }
                     logger.debug("watching with inotify", metadata: ["directory": "\(configuration.directory)"])
                 } catch {
@@ -93,7 +111,7 @@ public struct DirectoryWatcher: Service {
         let directory = configuration.directory
         let initialSnapshot = pollInterval.map { _ in DirectorySnapshot.take(of: directory) }
         if configuration.reconcilesAtStart {
-            await reconcile(.start)
+            await reconcile(.start, nil)
         }
 
         let resyncInterval = configuration.resyncInterval
@@ -107,9 +125,10 @@ public struct DirectoryWatcher: Service {
                         while !Task.isCancelled {
                             do { try await Task.sleep(for: pollInterval) } catch { return }
                             let current = DirectorySnapshot.take(of: directory)
-                            if current != previous {
+                            let changed = current.changedPaths(since: previous)
+                            if !changed.isEmpty {
                                 previous = current
-                                signal.notify(.changes(1))
+                                for path in changed { signal.notify(.changes(1), path: path) }
                             }
                         }
                     }
@@ -140,6 +159,8 @@ final class ChangeSignal: Sendable {
         var debouncer: Debouncer<ContinuousClock.Instant>
         var changes = 0
         var resync = false
+        /// The paths seen changing since the last reconcile; nil once the whole directory needs reading.
+        var paths: Set<String>? = []
     }
 
     private let state: Mutex<State>
@@ -151,13 +172,22 @@ final class ChangeSignal: Sendable {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func notify(_ trigger: DirectoryWatcher.Trigger) {
+    /// Records an event: `path` is the file or directory that changed, nil when it is not known.
+    func notify(_ trigger: DirectoryWatcher.Trigger, path: String? = nil) {
         let now = ContinuousClock.now
         state.withLock { state in
             state.debouncer.record(at: now)
             switch trigger {
-            case .changes(let count): state.changes += count
-            case .resync: state.resync = true
+            case .changes(let count):
+                state.changes += count
+                if let path, state.paths != nil, state.paths!.count < SchemaLoader.maxChangedPaths {
+                    state.paths!.insert(path)
+                } else {
+                    state.paths = nil
+                }
+            case .resync:
+                state.resync = true
+                state.paths = nil
             case .start: break
             }
         }
@@ -165,21 +195,24 @@ final class ChangeSignal: Sendable {
     }
 
     /// Runs until cancelled: waits for events, lets each burst settle, reconciles.
-    func deliver(to reconcile: @Sendable (DirectoryWatcher.Trigger) async -> Void) async {
+    func deliver(to reconcile: @Sendable (DirectoryWatcher.Trigger, Set<String>?) async -> Void) async {
         for await _ in wakeups {
             while !Task.isCancelled {
                 let now = ContinuousClock.now
-                let next: (trigger: DirectoryWatcher.Trigger?, sleepUntil: ContinuousClock.Instant?) = state.withLock { state in
-                    guard let deadline = state.debouncer.deadline else { return (nil, nil) }
-                    guard state.debouncer.takeIfDue(at: now) != nil else { return (nil, deadline) }
-                    defer {
-                        state.changes = 0
-                        state.resync = false
+                let next: (trigger: DirectoryWatcher.Trigger?, paths: Set<String>?, sleepUntil: ContinuousClock.Instant?) =
+                    state.withLock { state in
+                        guard let deadline = state.debouncer.deadline else { return (nil, nil, nil) }
+                        guard state.debouncer.takeIfDue(at: now) != nil else { return (nil, nil, deadline) }
+                        defer {
+                            state.changes = 0
+                            state.resync = false
+                            state.paths = []
+                        }
+                        let paths = state.paths?.isEmpty == false ? state.paths : nil
+                        return (state.changes > 0 ? .changes(state.changes) : .resync, paths, nil)
                     }
-                    return (state.changes > 0 ? .changes(state.changes) : .resync, nil)
-                }
                 if let trigger = next.trigger {
-                    await reconcile(trigger)
+                    await reconcile(trigger, next.paths)
                 } else if let deadline = next.sleepUntil {
                     do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return }
                 } else {

@@ -1,0 +1,80 @@
+import Fleet
+import Foundation
+import TestServers
+import Testing
+
+@Suite("Fleet schema migrations", .enabled(if: FleetTesting.postgresAvailable))
+struct FleetMigrationTests {
+    @Test("A fresh database is migrated to the latest version; migrating again changes nothing")
+    func freshThenAgain() async throws {
+        let url = try await FleetTesting.freshDatabase()
+        try await FleetTesting.withStores(["a"], url: url, migrate: false) { stores in
+            let store = stores[0]
+            #expect(try await store.schemaVersion() == 0)
+            try await store.migrate()
+            let version = try await store.schemaVersion()
+            #expect(version >= 1)
+            try await store.recordDocument(FleetTesting.document("users", "1.0.0"))
+            try await store.migrate()
+            #expect(try await store.schemaVersion() == version)
+            #expect(try await store.document(name: "users", version: "1.0.0") != nil)
+        }
+        let postgres = try await ThrowawayPostgres.shared()
+        let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+        let rows = try postgres.psql("SELECT count(*) FROM mapctl_schema_migrations", database: database)
+        #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+
+    @Test("Replicas migrating the same fresh database at once all succeed (the advisory lock serializes them)")
+    func concurrent() async throws {
+        let url = try await FleetTesting.freshDatabase()
+        try await FleetTesting.withStores(["a", "b", "c", "d"], url: url, migrate: false) { stores in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in stores { group.addTask { try await store.migrate() } }
+                try await group.waitForAll()
+            }
+            for store in stores { #expect(try await store.schemaVersion() >= 1) }
+        }
+    }
+
+    @Test("A database migrated by a newer mapctl is refused, and left as it is")
+    func newerRefused() async throws {
+        let url = try await FleetTesting.freshDatabase()
+        let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+        try await FleetTesting.withStores(["a"], url: url) { _ in }
+        let postgres = try await ThrowawayPostgres.shared()
+        try postgres.psql(
+            "INSERT INTO mapctl_schema_migrations (version, description) VALUES (9999, 'from the future')", database: database)
+        try await FleetTesting.withStores(["a"], url: url, migrate: false) { stores async throws in
+            await #expect {
+                try await stores[0].migrate()
+            } throws: { error in
+                let error = error as? FleetError
+                return error?.code == .newerSchema && error?.message.contains("9999") == true
+            }
+            #expect(try await stores[0].schemaVersion() == 9999)
+        }
+    }
+
+    @Test("An unreachable database fails as unavailable within the timeout, without trapping")
+    func unreachable() async throws {
+        let location = try FleetLocation(parsing: "postgresql://postgres@/nowhere?host=/tmp/no-such-dir-\(UUID().uuidString.prefix(6))")
+        let store = FleetStore(location: location, fleet: "x", logger: FleetTesting.quiet, timeout: .seconds(2))
+        let run = Task { await store.run() }
+        defer { run.cancel() }
+        let started = ContinuousClock.now
+        do throws(FleetError) {
+            try await store.migrate()
+            Issue.record("migrated a database that does not exist")
+        } catch {
+            #expect(error.code == .unavailable, "\(error.message)")
+        }
+        do throws(FleetError) {
+            _ = try await store.tryLead(replica: "r")
+            Issue.record("led without a database")
+        } catch {
+            #expect(error.code == .unavailable, "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}
