@@ -171,7 +171,9 @@ extension FleetCoordinator {
     /// restart while the database is unreachable.
     func adoptQuarantines(_ fleet: FleetMapState, local: ReplicaMapView) async {
         for quarantine in fleet.quarantined
-        where !local.quarantined.contains(where: { $0.version.description == quarantine.version && $0.contentSHA256 == quarantine.contentSHA256 }) {
+        where !local.quarantined.contains(where: {
+            $0.version.description == quarantine.version && $0.contentSHA256 == quarantine.contentSHA256
+        }) {
             guard let version = try? SemanticVersion(parsing: quarantine.version) else { continue }
             await controller.adoptFleetQuarantine(
                 fleet.name, version: version, contentSHA256: quarantine.contentSHA256, reason: quarantine.reason, at: quarantine.at)

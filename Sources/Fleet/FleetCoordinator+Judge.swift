@@ -165,7 +165,8 @@ extension FleetCoordinator {
             let at = RolloutInstant.zero + .seconds(min(Double(index + 1) * interval, window))
             decision = analysis.evaluate(sample, queries: outcomes, at: at)
             if recorded[index] == nil, let check = analysis.lastCheck {
-                if try await store.recordCheck(name: state.name, version: version, windowStart: start, interval: index, result: check.label) {
+                if try await store.recordCheck(name: state.name, version: version, windowStart: start, interval: index, result: check.label)
+                {
                     logger.debug(
                         "fleet check",
                         metadata: [

@@ -40,7 +40,9 @@ public struct FleetSettings: Sendable {
     /// The default replica id: this host's name and the port it serves on.
     public static func defaultReplicaID(port: Int) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self) : "localhost"
+        let host =
+            gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self) : "localhost"
         return "\(host):\(port)"
     }
 }

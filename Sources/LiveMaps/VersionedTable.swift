@@ -64,7 +64,8 @@ final class VersionedTable<Key: Hashable, Value> {
     /// - Parameter capacity: slots, a multiple of 8, at least 16.
     @usableFromInline
     init(capacity: Int, hasher: KeyHasher, isOrdered: Bool, isTimed: Bool, isSized: Bool) {
-        precondition(MemoryLayout<Key>.alignment <= 8 && MemoryLayout<Value>.alignment <= 8, "keys and values must be 8-byte aligned at most")
+        precondition(
+            MemoryLayout<Key>.alignment <= 8 && MemoryLayout<Value>.alignment <= 8, "keys and values must be 8-byte aligned at most")
         self.hasher = hasher
         self.isOrdered = isOrdered
         self.isTimed = isTimed

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Fleet
 import Foundation
 import Logging
-import Fleet
 import MapSchema
 import MapServer
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestServers
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -101,7 +101,8 @@ struct FleetEndToEndTests {
             try session.layout.writeSchema("hot.yaml", FleetFixture.schema(version: "1.1.0", window: "6s"))
         }
         for api in apis {
-            #expect(await api.wait(for: "hot") { $0["live_version"] as? String == "1.1.0" && $0["phase"] as? String == "rolling_out" } != nil)
+            #expect(
+                await api.wait(for: "hot") { $0["live_version"] as? String == "1.1.0" && $0["phase"] as? String == "rolling_out" } != nil)
         }
         let index = try #require(["a", "b", "c"].firstIndex(of: leader))
         _ = try await sessions[index].daemon.stop(signal: SIGKILL)

@@ -1,5 +1,5 @@
-import Foundation
 public import Fleet
+import Foundation
 public import Logging
 public import MapController
 public import ServiceLifecycle

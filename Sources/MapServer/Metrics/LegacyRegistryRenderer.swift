@@ -13,8 +13,6 @@ struct LegacyRegistryRenderer: Sendable {
     /// Rollout check results exported at 0 for every live version from the start.
     static let checkResults = ["pass", "fail", "inconclusive"]
 
-    init() {}
-
     /// The exposition text of `snapshot`, followed by the series of `additional` registries.
     ///
     /// - Parameters:
