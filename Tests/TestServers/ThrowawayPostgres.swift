@@ -235,17 +235,21 @@ public final class ThrowawayPostgres: Sendable {
         process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = directory
         process.standardInput = FileHandle.nullDevice
-        let output = Pipe()
-        // Standard error goes to a file: reading one pipe to its end while the other fills up could block the tool.
+        // Both outputs go to files, not pipes: `pg_ctl start` leaves the server running with the tool's
+        // descriptors, so reading a pipe to its end would wait for the server to exit.
+        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).stdout")
         let errorsURL = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).stderr")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorsURL) }
-        process.standardOutput = output
+        defer {
+            try? FileManager.default.removeItem(at: outputURL)
+            try? FileManager.default.removeItem(at: errorsURL)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorsURL)
         try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: outputData, as: UTF8.self)
+        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
             let message = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
             throw Failure("\(tool) \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus)): \(message)\(text)")
