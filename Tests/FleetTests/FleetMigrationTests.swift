@@ -20,7 +20,7 @@ struct FleetMigrationTests {
             #expect(try await store.document(name: "users", version: "1.0.0") != nil)
         }
         let postgres = try await ThrowawayPostgres.shared()
-        let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+        let database = String(url.split(separator: "?")[0].split(separator: "/").last!)
         let rows = try postgres.psql("SELECT count(*) FROM mapctl_schema_migrations", database: database)
         #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
     }
@@ -40,7 +40,7 @@ struct FleetMigrationTests {
     @Test("A database migrated by a newer mapctl is refused, and left as it is")
     func newerRefused() async throws {
         let url = try await FleetTesting.freshDatabase()
-        let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+        let database = String(url.split(separator: "?")[0].split(separator: "/").last!)
         try await FleetTesting.withStores(["a"], url: url) { _ in }
         let postgres = try await ThrowawayPostgres.shared()
         try postgres.psql(

@@ -108,12 +108,12 @@ public final class ThrowawayPostgres: Sendable {
         }
         port = try LoopbackHTTP.freePort()
         do {
-            try run(
+            try await runDetached(
                 "initdb",
                 ["-D", dataDirectory, "-U", user, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]
             )
-            try start()
-            try psql("CREATE DATABASE \"\(database)\"", database: "postgres")
+            try await runDetached("pg_ctl", startArguments)
+            try await runDetached("psql", psqlArguments("CREATE DATABASE \"\(database)\"", database: "postgres"))
         } catch {
             let log = self.log
             stop()
@@ -127,18 +127,19 @@ public final class ThrowawayPostgres: Sendable {
 
     /// Starts the server (again, after ``kill()``), waiting until it accepts connections.
     public func start() throws {
+        try run("pg_ctl", startArguments)
+    }
+
+    private var startArguments: [String] {
         let listen = listensOnTCP ? "127.0.0.1" : "''"
         let options = [
             "-k \(directory.path)", "-p \(port)", "-c listen_addresses=\(listen)", "-c max_connections=200",
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
         ]
-        try run(
-            "pg_ctl",
-            [
-                "start", "-w", "-t", "60", "-D", dataDirectory, "-l", directory.appendingPathComponent("postgres.log").path, "-o",
-                options.joined(separator: " "),
-            ]
-        )
+        return [
+            "start", "-w", "-t", "60", "-D", dataDirectory, "-l", directory.appendingPathComponent("postgres.log").path, "-o",
+            options.joined(separator: " "),
+        ]
     }
 
     /// Stops the server at once (`pg_ctl stop -m immediate`, as a crash would), keeping its data for ``start()``.
@@ -162,13 +163,11 @@ public final class ThrowawayPostgres: Sendable {
     /// Runs `sql` through `psql` on the socket and returns its unaligned, tuples-only output (`-At`).
     @discardableResult
     public func psql(_ sql: String, database: String? = nil) throws -> String {
-        try run(
-            "psql",
-            [
-                "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", database ?? self.database,
-                "-c", sql,
-            ]
-        )
+        try run("psql", psqlArguments(sql, database: database))
+    }
+
+    private func psqlArguments(_ sql: String, database: String?) -> [String] {
+        ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-c", sql]
     }
 
     /// Terminates every other session whose `application_name` is `applicationName` (the default `mapctl`);
@@ -229,32 +228,24 @@ public final class ThrowawayPostgres: Sendable {
     /// Runs a PostgreSQL tool (as `postgres` when we are root) and returns its standard output.
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let command = runAs + ["\(binaries)/\(tool)"] + arguments
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.currentDirectoryURL = directory
-        process.standardInput = FileHandle.nullDevice
-        // Both outputs go to files, not pipes: `pg_ctl start` leaves the server running with the tool's
-        // descriptors, so reading a pipe to its end would wait for the server to exit.
-        let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).stdout")
-        let errorsURL = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).stderr")
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: outputURL)
-            try? FileManager.default.removeItem(at: errorsURL)
+        try Self.check(tool, arguments, ToolRun.run(command(tool, arguments), in: directory.path))
+    }
+
+    /// ``run(_:_:)`` off the concurrency pool's threads.
+    @discardableResult
+    private func runDetached(_ tool: String, _ arguments: [String]) async throws -> String {
+        try Self.check(tool, arguments, await ToolRun.runDetached(command(tool, arguments), in: directory.path))
+    }
+
+    private func command(_ tool: String, _ arguments: [String]) -> [String] {
+        runAs + ["\(binaries)/\(tool)"] + arguments
+    }
+
+    private static func check(_ tool: String, _ arguments: [String], _ outcome: ToolRun.Outcome) throws -> String {
+        guard outcome.status == 0 else {
+            throw Failure("\(tool) \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(outcome.errors)\(outcome.output)")
         }
-        process.standardOutput = try FileHandle(forWritingTo: outputURL)
-        process.standardError = try FileHandle(forWritingTo: errorsURL)
-        try process.run()
-        process.waitUntilExit()
-        let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
-            throw Failure("\(tool) \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus)): \(message)\(text)")
-        }
-        return text
+        return outcome.output
     }
 
     public struct Failure: Error, CustomStringConvertible {
