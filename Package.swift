@@ -152,17 +152,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MapSchemaTests", dependencies: ["MapSchema"], swiftSettings: strict),
-        .testTarget(name: "LiveMapsTests", dependencies: ["LiveMaps", "MapSchema"], swiftSettings: strict),
+        .testTarget(name: "LiveMapsTests", dependencies: ["LiveMaps", "MapSchema", "TestServers"], swiftSettings: strict),
         .testTarget(name: "RolloutTests", dependencies: ["Rollout", "MapSchema"], swiftSettings: strict),
         .testTarget(
             name: "MapControllerTests",
-            dependencies: ["MapController", "Governance", "LiveMaps", "MapSchema", "Rollout"],
+            dependencies: ["MapController", "Governance", "LiveMaps", "MapSchema", "Rollout", "TestServers"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "MapServerTests",
             dependencies: [
-                "MapServer", "MapController", "MapSchema",
+                "MapServer", "MapController", "MapSchema", "TestServers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -121,9 +121,15 @@ actor LeadershipSession {
         if holding, let connection, !connection.isClosed {
             let fleet = self.fleet
             let logger = self.logger
+            // Unlock explicitly: closing the connection releases the lock too, but only once the server has
+            // noticed, and a successor trying right after resign() should find it free.
             _ = try? await withWatchdog(connection) {
                 try await connection.query(
                     "DELETE FROM mapctl_fleet_leaders WHERE fleet = \(fleet) AND backend_pid = pg_backend_pid()",
+                    logger: logger
+                )
+                try await connection.query(
+                    "SELECT pg_advisory_unlock(\(FleetSchema.LockSpace.leadership.rawValue), \(FleetSchema.lockKey(fleet)))",
                     logger: logger
                 )
             }

@@ -216,7 +216,7 @@ extension FleetStore {
             FROM mapctl_fleet_maps m
             LEFT JOIN mapctl_fleet_quarantines q ON q.fleet = m.fleet AND q.name = m.name
             WHERE m.fleet = \(fleet) AND (\(name)::text IS NULL OR m.name = \(name))
-            ORDER BY m.name, q.ordinal
+            ORDER BY m.name COLLATE "C", q.ordinal
             """
         if forUpdate { query.sql += " FOR UPDATE OF m" }
         var states: [FleetMapState] = []

@@ -33,7 +33,7 @@ extension FleetStore {
                 SELECT interval_index, replica, ops, errors, faults, latency_buckets, published_at
                 FROM mapctl_fleet_samples
                 WHERE fleet = \(fleet) AND name = \(name) AND version = \(version) AND window_start = \(windowStart)
-                ORDER BY interval_index, replica
+                ORDER BY interval_index, replica COLLATE "C"
                 """,
                 logger: logger
             )
@@ -142,7 +142,7 @@ extension FleetStore {
     public func replicas() async throws(FleetError) -> [ReplicaReport] {
         try await perform("read the fleet's replicas") { [client, logger, fleet] in
             let rows = try await client.query(
-                "SELECT replica, maps::text, last_seen FROM mapctl_fleet_replicas WHERE fleet = \(fleet) ORDER BY replica",
+                "SELECT replica, maps::text, last_seen FROM mapctl_fleet_replicas WHERE fleet = \(fleet) ORDER BY replica COLLATE \"C\"",
                 logger: logger
             )
             var reports: [ReplicaReport] = []

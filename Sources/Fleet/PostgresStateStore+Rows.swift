@@ -97,7 +97,7 @@ extension PostgresStateStore {
             FROM mapctl_state_maps m
             LEFT JOIN mapctl_state_quarantines q ON q.fleet = m.fleet AND q.name = m.name
             WHERE m.fleet = \(fleet) AND (\(name)::text IS NULL OR m.name = \(name))
-            ORDER BY m.name, q.ordinal
+            ORDER BY m.name COLLATE "C", q.ordinal
             """,
             logger: logger
         )

@@ -54,12 +54,13 @@ enum MapsBench {
         if options.memoryOnly {
             for target in options.targets {
                 if target == "baseline" {
-                    let (map, bytes) = measureMemory { BaselineMap.prefilled() }
-                    print("MEM swift baseline \(format(bytes))")
+                    let (map, bytes, rss) = measureMemory { BaselineMap.prefilled() }
+                    print("MEM swift baseline \(format(bytes)) rss=\(format(rss))")
                     withExtendedLifetime(map) {}
                 } else if let strategy = Strategy(rawValue: target) {
-                    let (map, bytes) = measureMemory { LiveTarget.prefilled(strategy: strategy, counters: true) }
-                    print("MEM swift \(target) \(format(bytes)) estimated=\(format(Double(map.map.estimatedBytes) / Double(keyCount)))")
+                    let (map, bytes, rss) = measureMemory { LiveTarget.prefilled(strategy: strategy, counters: true) }
+                    let estimated = Double(map.map.estimatedBytes) / Double(keyCount)
+                    print("MEM swift \(target) \(format(bytes)) estimated=\(format(estimated)) rss=\(format(rss))")
                 }
             }
             return 0
@@ -178,20 +179,30 @@ enum MapsBench {
         return (Double(busy) / 100, own)
     }
 
-    /// Resident bytes per entry that `build` adds. Meaningful only as the first allocation of a fresh
-    /// process (freed memory is reused without showing in RSS), hence `--memory-only`, one target per run.
-    static func measureMemory<T>(_ build: () -> T) -> (T, Double) {
-        let before = residentBytes()
+    /// Anonymous resident bytes per entry that `build` adds (and all resident bytes, `rss`). Meaningful
+    /// only as the first allocation of a fresh process (freed memory is reused without showing in RSS),
+    /// hence `--memory-only`, one target per run.
+    ///
+    /// Anonymous: the heap and mappings the data lives in, as the peers count their heaps (Go's
+    /// `HeapAlloc`, Java's used heap). All of RSS also counts the pages of code (the Swift runtime,
+    /// the standard library) that the first operations fault in, about 2 MB here, 2 bytes per entry that
+    /// are not the map's.
+    static func measureMemory<T>(_ build: () -> T) -> (T, Double, Double) {
+        let (anonymousBefore, residentBefore) = memory()
         let value = build()
-        let after = residentBytes()
-        return (value, Double(after - before) / Double(keyCount))
+        let (anonymousAfter, residentAfter) = memory()
+        return (value, Double(anonymousAfter - anonymousBefore) / Double(keyCount), Double(residentAfter - residentBefore) / Double(keyCount))
     }
 
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    /// Anonymous resident bytes: statm's resident pages minus its shared (file-backed) ones.
+    static func residentBytes() -> Int { memory().anonymous }
+
+    static func memory() -> (anonymous: Int, resident: Int) {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return (0, 0) }
         let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard fields.count > 2, let resident = Int(fields[1]), let shared = Int(fields[2]) else { return (0, 0) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return ((resident - shared) * page, resident * page)
     }
 }
 

@@ -26,7 +26,8 @@ enum FleetTesting {
     static func withStores<T: Sendable>(
         _ fleets: [String],
         url: String? = nil,
-        timeout: Duration = .seconds(10),
+        // Generous: under the whole suite, a debug build's first connections and migrations queue behind others.
+        timeout: Duration = .seconds(60),
         migrate: Bool = true,
         _ body: ([FleetStore]) async throws -> T
     ) async throws -> T {

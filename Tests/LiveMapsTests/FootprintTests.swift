@@ -14,7 +14,7 @@ struct FootprintTests {
         "An empty map of the default schema (sharded, 64 shards) costs at most 16 KiB",
         .enabled(if: FileManager.default.isExecutableFile(atPath: bench), "needs .build/debug/mapctl-bench (swift build)"))
     func emptyMapIsSmall() async throws {
-        let output: String = try await Task.detached {
+        let output: String = try await onOwnThread {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Self.bench)
             process.arguments = ["maps", "--empty-maps"]
@@ -24,7 +24,7 @@ struct FootprintTests {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return String(decoding: data, as: UTF8.self)
-        }.value
+        }
         var perMap: [String: Double] = [:]
         for line in output.split(separator: "\n") {
             let fields = line.split(separator: " ")

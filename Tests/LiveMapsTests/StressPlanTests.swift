@@ -2,10 +2,11 @@ import LiveMaps
 import MapSchema
 import Synchronization
 import Testing
+import TestServers
 
 /// A plan's count of dropped entries is taken in place, shard by shard, while writers go on; run under
 /// ThreadSanitizer with the other stress tests (`--filter Stress`).
-@Suite("Stress: counting a lossy plan")
+@Suite("Stress: counting a lossy plan", .heavy)
 struct StressPlanTests {
     @Test(
         "entriesDropped counts shard by shard while writers write, and is exact once they stop",

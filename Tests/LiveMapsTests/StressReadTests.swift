@@ -2,12 +2,13 @@ import LiveMaps
 import MapSchema
 import Synchronization
 import Testing
+import TestServers
 
 /// Torn and stale reads: each key has one writer, which stores values carrying a checksum of the key
 /// and an increasing sequence number; readers check the checksum (a torn or misplaced value fails it)
 /// and that a key never goes back to an older sequence than one they already saw. Runs under
 /// ThreadSanitizer with the other stress tests (`--filter Stress`).
-@Suite("Stress: no torn or stale reads")
+@Suite("Stress: no torn or stale reads", .heavy)
 struct StressReadTests {
     static let keys = 256
     static let writes = 40

@@ -2,13 +2,14 @@ import LiveMaps
 import MapSchema
 import Synchronization
 import Testing
+import TestServers
 
 /// Torn, stale and freed reads with keys and values that hold references (heap strings), while the
 /// table grows under the readers and entries are deleted and put back: the `snapshot` strategy reads
 /// such slots without a lock and must neither follow a half-written reference nor one already freed.
 /// Each value names its key, carries a checksum of it and a sequence number that only grows; readers
 /// check all three. Runs under ThreadSanitizer with the other stress tests (`--filter Stress`).
-@Suite("Stress: reference keys and values, growing and churning")
+@Suite("Stress: reference keys and values, growing and churning", .heavy)
 struct StressReferenceReadTests {
     static let stableKeys = 192
     static let churnKeys = 64

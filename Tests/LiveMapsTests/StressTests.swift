@@ -2,10 +2,11 @@ import LiveMaps
 import MapSchema
 import Synchronization
 import Testing
+import TestServers
 
 /// Concurrency stress: at least four threads of mixed operations per strategy, each checked against a
 /// sequential model. CI runs these under ThreadSanitizer (`swift test --sanitize=thread --filter Stress`).
-@Suite("Stress")
+@Suite("Stress", .heavy)
 struct StressTests {
     static let threads = 4
     static let opsPerThread = 6_000

@@ -3,6 +3,7 @@ import Logging
 import MapController
 import MapSchema
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -10,7 +11,7 @@ import Testing
     import Darwin
 #endif
 
-@Suite("Controller crash consistency")
+@Suite("Controller crash consistency", .heavy)
 struct ControllerCrashTests {
     @Test(
         "a controller applying and rolling back, killed with SIGKILL 50 times, restarts consistent with every acknowledged change",

@@ -3,13 +3,14 @@ import LiveMaps
 import MapSchema
 import Synchronization
 import Testing
+import TestServers
 
 @testable import Governance
 @testable import MapController
 
 /// Writers go through the controller's governed maps (typed handles) while the controller rebuilds
 /// and rolls back; what they acknowledged is checked against the map at the end.
-@Suite("Controller: concurrent writers during rebuilds and rollbacks")
+@Suite("Controller: concurrent writers during rebuilds and rollbacks", .heavy)
 struct ControllerRebuildStressTests {
     final class Model: Sendable {
         let values = Locked<[String: Int?]>([:])

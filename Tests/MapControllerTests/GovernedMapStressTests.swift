@@ -1,12 +1,13 @@
 import Synchronization
 import Testing
+import TestServers
 
 @testable import Governance
 @testable import MapController
 
 /// Writers that own disjoint keys hammer a governed map while it is rebuilt and rolled back;
 /// each writer's model of its keys (last acknowledged write) must match the map at the end.
-@Suite("Governed map under concurrent writers")
+@Suite("Governed map under concurrent writers", .heavy)
 struct GovernedMapStressTests {
     /// One writer's keys and what it last acknowledged for each (nil: deleted).
     final class WriterModel: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestServers
 
 @testable import Governance
 @testable import MapController
@@ -8,7 +9,7 @@ import Testing
 /// Reads of a governed map take no lock of the governance: they load the routing through an atomic
 /// pointer and count themselves in their thread's stripe. These tests would catch a read from a routing
 /// that was released (a crash, or garbage under ThreadSanitizer), a torn value, and a stale read.
-@Suite("Governed map reads under switches (Stress)")
+@Suite("Governed map reads under switches (Stress)", .heavy)
 struct GovernedReadStressTests {
     static let keysPerWriter = 64
     static let writers = 2

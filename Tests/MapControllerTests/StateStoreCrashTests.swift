@@ -2,6 +2,7 @@ import Foundation
 import MapController
 import MapSchema
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -22,7 +23,7 @@ enum StateStoreCrashChildBinary {
     }
 }
 
-@Suite("State store crash consistency")
+@Suite("State store crash consistency", .heavy)
 struct StateStoreCrashTests {
     /// The last sequence the child acknowledged per map, from its `committed MAP N` lines.
     static func acknowledged(_ lines: [String]) -> [String: Int] {

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestServers
 
 /// What `POST /v1/apply` and `mapctl apply` say about documents that were applied with a reason
 /// attached (a downgrade, a breaking change with a major bump): applied, 200, exit 0; and about
 /// documents that were not: 422, exit 1.
-@Suite("mapctl apply: the answer says what happened")
+@Suite("mapctl apply: the answer says what happened", .heavy)
 struct ApplyOutcomeTests {
     @Test func aDowngradeAndABreakingChangeWithAMajorBumpAreAnsweredAsApplied() async throws {
         let session = try await Session.start()

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestServers
 
 /// The real daemon keeps map contents across SIGTERM and a restart, and refuses a damaged save.
-@Suite("Daemon: map contents survive a clean restart", .serialized)
+@Suite("Daemon: map contents survive a clean restart", .serialized, .heavy)
 struct ContentsRestartTests {
     static func value(_ index: Int) -> String {
         "{\"n\":\(index),\"big\":123456789012345678901234567890\(index),\"s\":\"caf\u{E9} \(index)\"}"

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -10,7 +11,7 @@ import Testing
 ///
 /// Serialized: the rollback timing test must not compete for the machine's two cores with
 /// other daemons.
-@Suite("mapctl against a real daemon", .serialized)
+@Suite("mapctl against a real daemon", .serialized, .heavy)
 struct DaemonEndToEndTests {
     @Test("apply creates a live map; put, get and delete its entries; exit codes of each")
     func applyAndEntries() async throws {

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// The daemon binary refuses what would lose or leak state, and answers only who it should.
-@Suite("mapctl watch: state and access hardening", .serialized)
+@Suite("mapctl watch: state and access hardening", .serialized, .heavy)
 struct DaemonHardeningTests {
     @Test("a second daemon on the same state directory refuses to start; the first one serves on")
     func secondDaemonOnOneState() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,7 @@ import Testing
 /// Signals to the real daemon binary: SIGHUP resyncs, SIGUSR1, SIGUSR2 and SIGALRM are logged and
 /// ignored (an unclean exit would count against the versions in their window), and SIGTERM ends
 /// the daemon cleanly even while a request is stuck in flight.
-@Suite("mapctl watch: signals", .serialized)
+@Suite("mapctl watch: signals", .serialized, .heavy)
 struct DaemonSignalTests {
     @Test func strayedSignalsAreIgnoredAndSIGHUPResyncs() async throws {
         // Polling once an hour: only the SIGHUP can make the daemon see the new file in time.

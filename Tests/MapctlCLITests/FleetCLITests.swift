@@ -3,7 +3,7 @@ import TestServers
 import Testing
 
 /// `mapctl status` and `mapctl history` against real daemons in a fleet on a throwaway PostgreSQL.
-@Suite("Fleet in the CLI", .serialized, .enabled(if: ThrowawayPostgres.isAvailable, "needs PostgreSQL (initdb, pg_ctl)"))
+@Suite("Fleet in the CLI", .serialized, .heavy, .enabled(if: ThrowawayPostgres.isAvailable, "needs PostgreSQL (initdb, pg_ctl)"))
 struct FleetCLITests {
     /// The cells of a table line (columns are two or more spaces apart).
     static func cells(_ line: Substring) -> [String] {

@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// SPEC §8 with real daemons on a throwaway PostgreSQL: one decision for the fleet.
-@Suite("Fleet end to end", .serialized, .enabled(if: ThrowawayPostgres.isAvailable, "needs PostgreSQL (initdb, pg_ctl)"))
+@Suite("Fleet end to end", .serialized, .heavy, .enabled(if: ThrowawayPostgres.isAvailable, "needs PostgreSQL (initdb, pg_ctl)"))
 struct FleetEndToEndTests {
     @Test("A bad version is rolled back on all three replicas within failure_limit × interval + 1 s, once for the fleet")
     func fleetRollback() async throws {
@@ -146,6 +146,13 @@ struct FleetEndToEndTests {
             try session.layout.writeSchema("hot.yaml", FleetFixture.schema(version: "1.1.0", failureLimit: 3, bad: true))
         }
         for api in apis { #expect(await api.wait(for: "hot") { $0["live_version"] as? String == "1.1.0" } != nil) }
+        // Mid-window: the fleet has taken 1.1.0 (a replica proposes on its next pass) before the database stops.
+        let proposed = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < proposed {
+            let history = await apis[0].history("hot")
+            if history.contains(where: { $0["action"] as? String == "apply" && $0["version"] as? String == "1.1.0" }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         try fleet.postgres.kill()
 
         // Alone, each replica judges its own counters and rolls back for safety; writes go on throughout.
@@ -167,7 +174,8 @@ struct FleetEndToEndTests {
         }
         let rollback = history.first { $0["action"] as? String == "rollback" }
         #expect(rollback?["from_version"] as? String == "1.1.0", "\(history)")
-        #expect((rollback?["reason"] as? String ?? "").contains("safety"), "\(String(describing: rollback))")
+        let reason = rollback?["reason"] as? String ?? ""
+        #expect(reason.contains("safety"), "\(String(describing: rollback))")
         for (index, writer) in writers.enumerated() {
             let acknowledged = await writer.finish()
             let lost = await writer.lost(acknowledged, map: "hot")

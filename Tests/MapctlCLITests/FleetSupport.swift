@@ -90,6 +90,8 @@ final class FleetWriters: Sendable {
                                 acknowledged.increment()
                             }
                             index += workers
+                            // Paced: the keys are all read back at the end, one request each.
+                            try? await Task.sleep(for: .milliseconds(5))
                         }
                         return done
                     }
@@ -109,12 +111,22 @@ final class FleetWriters: Sendable {
 
     /// Keys acknowledged but not readable with their value now.
     func lost(_ acknowledged: [Int], map: String) async -> [Int] {
-        var lost: [Int] = []
-        for index in acknowledged {
-            let (status, body) = await client.get(map: map, key: "k\(index)")
-            if status != 200 || body.trimmingCharacters(in: .whitespacesAndNewlines) != String(index) { lost.append(index) }
+        let client = self.client
+        return await withTaskGroup(of: [Int].self) { group in
+            for part in 0..<8 {
+                group.addTask {
+                    var lost: [Int] = []
+                    for index in acknowledged[...].enumerated().filter({ $0.offset % 8 == part }).map(\.element) {
+                        let (status, body) = await client.get(map: map, key: "k\(index)")
+                        if status != 200 || body.trimmingCharacters(in: .whitespacesAndNewlines) != String(index) { lost.append(index) }
+                    }
+                    return lost
+                }
+            }
+            var lost: [Int] = []
+            for await part in group { lost += part }
+            return lost.sorted()
         }
-        return lost
     }
 }
 

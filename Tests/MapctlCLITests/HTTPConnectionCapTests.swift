@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Idle connections cannot take the descriptors the rest of the daemon needs (issue 11, item 8).
-@Suite("mapctl watch: HTTP connection cap", .serialized)
+@Suite("mapctl watch: HTTP connection cap", .serialized, .heavy)
 struct HTTPConnectionCapTests {
     static let fileLimit = 256
     static let connections = 300

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -7,7 +8,7 @@ import Testing
 
 /// The daemon's HTTP server lets no client hold a connection, or a descriptor, for nothing, and answers
 /// every malformed or unexpected request with the API's JSON error (issue 11, item 8).
-@Suite("mapctl watch: HTTP connection hygiene", .serialized)
+@Suite("mapctl watch: HTTP connection hygiene", .serialized, .heavy)
 struct HTTPConnectionHygieneTests {
     @Test("an idle connection is closed after --idle-timeout; a slow request head gets 408 after --header-timeout")
     func timeouts() async throws {

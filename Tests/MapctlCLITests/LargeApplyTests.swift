@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -10,7 +11,7 @@ import Testing
 
 /// A large apply does not stall the control plane: the real daemon decodes it off the controller's actor
 /// and takes its documents in bounded batches, so status, readiness and other applies answer meanwhile.
-@Suite("Daemon: a 10,000-document apply does not stall the control plane", .serialized)
+@Suite("Daemon: a 10,000-document apply does not stall the control plane", .serialized, .heavy)
 struct LargeApplyTests {
     /// Requests with the daemon's token, timed.
     struct Probe: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -7,7 +8,7 @@ import Testing
 
 /// `mapctl watch --max-memory`: the real daemon refuses writes over its memory limit with 503
 /// `memory_limit` instead of growing until the kernel kills it, and goes on serving reads.
-@Suite("Daemon: --max-memory", .serialized)
+@Suite("Daemon: --max-memory", .serialized, .heavy)
 struct MemoryLimitTests {
     /// Resident bytes of a process, from `/proc/PID/statm`.
     static func residentBytes(of pid: Int32) throws -> Int {

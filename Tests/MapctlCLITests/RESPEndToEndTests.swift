@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -9,7 +10,7 @@ import Testing
 /// `mapctl watch --resp` driven by the real Redis clients, `redis-cli` and `redis-benchmark`
 /// (Debian `redis-tools`); skipped, visibly, where they are not installed.
 @Suite(
-    "RESP end to end", .enabled(if: RESPClient.isInstalled, "redis-cli and redis-benchmark are not installed (apt-get install redis-tools)")
+    "RESP end to end", .heavy, .enabled(if: RESPClient.isInstalled, "redis-cli and redis-benchmark are not installed (apt-get install redis-tools)")
 )
 struct RESPEndToEndTests {
     static let userCache = """

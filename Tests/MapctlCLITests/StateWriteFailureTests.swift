@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,7 @@ import Testing
 /// A change whose state write fails is never acknowledged: the file size limit of the daemon is set to
 /// zero (`prlimit`, what a full disk looks like to SQLite: every write fails), and the apply must answer
 /// 503 with the reason, leave live untouched, and not be applied later behind the client's back.
-@Suite("mapctl watch: a failed state write is never acknowledged", .serialized)
+@Suite("mapctl watch: a failed state write is never acknowledged", .serialized, .heavy)
 struct StateWriteFailureTests {
     @Test func anApplyWhoseStateWriteFailsAnswers503AndLeavesLiveUntouched() async throws {
         let session = try await Session.start()

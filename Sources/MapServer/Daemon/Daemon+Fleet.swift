@@ -8,11 +8,12 @@ struct FleetParts: Sendable {
     var store: FleetStore
     var view: FleetView
 
-    /// The coordinator of this replica, once the controller exists.
+    /// The coordinator of this replica, once the controller exists. The leader runs a schema's
+    /// `rollout.queries` through the controller's evaluator (`--prometheus`), as a replica alone does.
     func coordinator(controller: Controller, logger: Logger) -> FleetCoordinator {
         FleetCoordinator(
             settings: settings, store: store, view: view, controller: controller,
-            queries: nil, logger: logger)
+            queries: controller.configuration.queryEvaluator, logger: logger)
     }
 }
 

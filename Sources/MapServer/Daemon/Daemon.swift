@@ -172,7 +172,9 @@ public enum Daemon {
             // A request in flight (a slow scrape, a client that never finishes its body) must not hold
             // SIGTERM up: past this, the rest is cancelled and the clean-run marker is still written.
             groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod
-            groupConfiguration.maximumCancellationDuration = .seconds(2)
+            // Past this ServiceLifecycle ends the process (a fatal error): only for a service that ignores
+            // cancellation, never for one that is slow under load or saving many maps.
+            groupConfiguration.maximumCancellationDuration = .seconds(30)
             let group = ServiceGroup(configuration: groupConfiguration)
             await onServiceGroup(group)
             try await group.run()

@@ -7,7 +7,8 @@ import Synchronization
 /// route. ``addMapctlRoutes(to:controlPlane:authorization:configuration:routeTable:)`` fills it.
 public final class MapctlRouteTable: Sendable {
     private struct Route {
-        /// Path segments; one that starts with `:` matches any segment.
+        /// Path segments; a parameter (`:name`, or `{name}` as Hummingbird's `RouterPath` prints it) matches
+        /// any segment.
         var segments: [Substring]
         var allow: String
     }
@@ -28,7 +29,7 @@ public final class MapctlRouteTable: Sendable {
         return routes.withLock { routes in
             routes.first { route in
                 route.segments.count == segments.count
-                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix(":") || pattern == segment }
+                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment }
             }?.allow
         }
     }

@@ -47,7 +47,8 @@ enum RawHTTPClient {
         headers: [(String, String)] = [],
         body: [UInt8] = [],
         host: String? = nil,
-        timeoutSeconds: Int = 20
+        timeoutSeconds: Int = 20,
+        halfClose: Bool = true
     ) async throws -> RawHTTPResponse {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host ?? "127.0.0.1:\(port)")\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -55,20 +56,24 @@ enum RawHTTPClient {
             head += "Content-Length: \(body.count)\r\n"
         }
         head += "\r\n"
-        return try await send(port: port, bytes: Array(head.utf8) + body, timeoutSeconds: timeoutSeconds)
+        return try await send(port: port, bytes: Array(head.utf8) + body, timeoutSeconds: timeoutSeconds, halfClose: halfClose)
     }
 
     /// Sends raw bytes and reads the response until the server closes the connection.
-    static func send(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20) async throws -> RawHTTPResponse {
+    ///
+    /// - Parameter halfClose: Shut the sending side once the bytes are sent. A server may take that end of
+    ///   input as the end of the connection and stop a long answer (several MB of `/metrics`) part way:
+    ///   pass false to read such an answer.
+    static func send(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20, halfClose: Bool = true) async throws -> RawHTTPResponse {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds) })
+                continuation.resume(with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) })
             }
             thread.start()
         }
     }
 
-    private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int) throws -> RawHTTPResponse {
+    private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int, halfClose: Bool) throws -> RawHTTPResponse {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -91,7 +96,7 @@ enum RawHTTPClient {
             if written <= 0 { break }
             offset += written
         }
-        shutdown(fd, Int32(SHUT_WR))
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
 
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
