@@ -173,6 +173,14 @@ struct FleetEndToEndTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         let rollback = history.first { $0["action"] as? String == "rollback" }
+        if rollback == nil {
+            for session in sessions {
+                let lines = session.daemon.process.stderrSoFar().split(separator: "\n").filter {
+                    !$0.contains("PostgresNIO") && !$0.contains("cannot listen for changes")
+                }
+                Issue.record("daemon log:\n\(lines.suffix(60).joined(separator: "\n"))")
+            }
+        }
         #expect(rollback?["from_version"] as? String == "1.1.0", "\(history)")
         let reason = rollback?["reason"] as? String ?? ""
         #expect(reason.contains("safety"), "\(String(describing: rollback))")

@@ -134,7 +134,10 @@ public final class ThrowawayPostgres: Sendable {
         let listen = listensOnTCP ? "127.0.0.1" : "''"
         let options = [
             "-k \(directory.path)", "-p \(port)", "-c listen_addresses=\(listen)", "-c max_connections=200",
-            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+            // fsync off: a test's outage kills the server, not the machine, so what it wrote to the OS survives.
+            // synchronous_commit stays on: off, a commit is acknowledged before its WAL is written, and an
+            // immediate stop (a test's outage) loses what the daemons were told was stored.
+            "-c fsync=off", "-c full_page_writes=off",
         ]
         return [
             "start", "-w", "-t", "60", "-D", dataDirectory, "-l", directory.appendingPathComponent("postgres.log").path, "-o",
