@@ -191,7 +191,9 @@ enum MapsBench {
         let (anonymousBefore, residentBefore) = memory()
         let value = build()
         let (anonymousAfter, residentAfter) = memory()
-        return (value, Double(anonymousAfter - anonymousBefore) / Double(keyCount), Double(residentAfter - residentBefore) / Double(keyCount))
+        return (
+            value, Double(anonymousAfter - anonymousBefore) / Double(keyCount), Double(residentAfter - residentBefore) / Double(keyCount)
+        )
     }
 
     /// Anonymous resident bytes: statm's resident pages minus its shared (file-backed) ones.

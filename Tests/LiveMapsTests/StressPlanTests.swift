@@ -1,8 +1,8 @@
 import LiveMaps
 import MapSchema
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 /// A plan's count of dropped entries is taken in place, shard by shard, while writers go on; run under
 /// ThreadSanitizer with the other stress tests (`--filter Stress`).

@@ -1,8 +1,8 @@
 import LiveMaps
 import MapSchema
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 /// Torn and stale reads: each key has one writer, which stores values carrying a checksum of the key
 /// and an increasing sequence number; readers check the checksum (a torn or misplaced value fails it)

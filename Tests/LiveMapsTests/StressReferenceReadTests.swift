@@ -1,8 +1,8 @@
 import LiveMaps
 import MapSchema
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 /// Torn, stale and freed reads with keys and values that hold references (heap strings), while the
 /// table grows under the readers and entries are deleted and put back: the `snapshot` strategy reads

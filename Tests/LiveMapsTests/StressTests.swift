@@ -1,8 +1,8 @@
 import LiveMaps
 import MapSchema
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 /// Concurrency stress: at least four threads of mixed operations per strategy, each checked against a
 /// sequential model. CI runs these under ThreadSanitizer (`swift test --sanitize=thread --filter Stress`).

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import MapController
 import MapSchema
-import Testing
 import TestServers
+import Testing
 
 #if canImport(Glibc)
     import Glibc

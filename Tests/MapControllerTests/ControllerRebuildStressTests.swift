@@ -2,8 +2,8 @@ import Foundation
 import LiveMaps
 import MapSchema
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 @testable import Governance
 @testable import MapController

@@ -1,6 +1,6 @@
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 @testable import Governance
 @testable import MapController

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 @testable import Governance
 @testable import MapController

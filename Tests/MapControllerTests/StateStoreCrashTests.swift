@@ -1,8 +1,8 @@
 import Foundation
 import MapController
 import MapSchema
-import Testing
 import TestServers
+import Testing
 
 #if canImport(Glibc)
     import Glibc

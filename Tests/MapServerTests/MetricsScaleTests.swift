@@ -93,9 +93,12 @@ private func seconds(_ duration: Duration) -> Double {
         do {
             let ready = try await daemon.waitFor("/readyz", timeout: .seconds(300)) { $0.status == 200 }
             #expect(ready.status == 200)
-            let first = try await RawHTTPClient.request(port: daemon.port, method: "GET", path: "/metrics", timeoutSeconds: 120, halfClose: false)
+            let first = try await RawHTTPClient.request(
+                port: daemon.port, method: "GET", path: "/metrics", timeoutSeconds: 120, halfClose: false)
             #expect(first.status == 200)
-            #expect(first.body.last == 10, "\(first.headers), \(first.body.count) bytes: …\(String(decoding: first.body.suffix(300), as: UTF8.self))")
+            #expect(
+                first.body.last == 10,
+                "\(first.headers), \(first.body.count) bytes: …\(String(decoding: first.body.suffix(300), as: UTF8.self))")
             let page = try ExpositionPage(first.body)
             #expect(page.values("mapctl_map_info").count == maps)
 
@@ -107,7 +110,8 @@ private func seconds(_ duration: Duration) -> Double {
                         var times: [Double] = []
                         while scraping.value.load(ordering: .relaxed) {
                             let start = ContinuousClock.now
-                            let response = try await RawHTTPClient.request(port: port, method: "GET", path: "/metrics", timeoutSeconds: 120, halfClose: false)
+                            let response = try await RawHTTPClient.request(
+                                port: port, method: "GET", path: "/metrics", timeoutSeconds: 120, halfClose: false)
                             guard response.status == 200 else { throw RawHTTPError(description: "scrape: \(response.status)") }
                             times.append(seconds(ContinuousClock.now - start))
                         }

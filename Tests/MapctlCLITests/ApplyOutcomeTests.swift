@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestServers
+import Testing
 
 /// What `POST /v1/apply` and `mapctl apply` say about documents that were applied with a reason
 /// attached (a downgrade, a breaking change with a major bump): applied, 200, exit 0; and about

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestServers
+import Testing
 
 /// The real daemon keeps map contents across SIGTERM and a restart, and refuses a damaged save.
 @Suite("Daemon: map contents survive a clean restart", .serialized, .heavy)

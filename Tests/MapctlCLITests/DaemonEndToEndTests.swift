@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 #if canImport(Glibc)
     import Glibc

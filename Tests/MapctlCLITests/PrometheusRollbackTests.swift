@@ -6,7 +6,9 @@ import Testing
 /// the daemon's own `/metrics` every second, and a query on `mapctl_map_ops_total` for the version judged.
 ///
 /// Serialized, like the other timing-sensitive daemon suites: each test runs a daemon, writers and Prometheus.
-@Suite("Rollouts judged by Prometheus queries", .serialized, .heavy, .enabled(if: ThrowawayPrometheus.isAvailable, "prometheus is not installed"))
+@Suite(
+    "Rollouts judged by Prometheus queries", .serialized, .heavy,
+    .enabled(if: ThrowawayPrometheus.isAvailable, "prometheus is not installed"))
 struct PrometheusRollbackTests {
     /// The map's own error ratio for the version under judgement, from the daemon's metrics. The counters'
     /// checks cannot fail (no max_error_rate, max_faults out of reach): only the query can roll back.

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
-import Testing
 import TestServers
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -10,7 +10,8 @@ import TestServers
 /// `mapctl watch --resp` driven by the real Redis clients, `redis-cli` and `redis-benchmark`
 /// (Debian `redis-tools`); skipped, visibly, where they are not installed.
 @Suite(
-    "RESP end to end", .heavy, .enabled(if: RESPClient.isInstalled, "redis-cli and redis-benchmark are not installed (apt-get install redis-tools)")
+    "RESP end to end", .heavy,
+    .enabled(if: RESPClient.isInstalled, "redis-cli and redis-benchmark are not installed (apt-get install redis-tools)")
 )
 struct RESPEndToEndTests {
     static let userCache = """

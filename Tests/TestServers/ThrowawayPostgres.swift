@@ -170,7 +170,10 @@ public final class ThrowawayPostgres: Sendable {
     }
 
     private func psqlArguments(_ sql: String, database: String?) -> [String] {
-        ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-c", sql]
+        [
+            "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", database ?? self.database, "-c",
+            sql,
+        ]
     }
 
     /// Terminates every other session whose `application_name` is `applicationName` (the default `mapctl`);
@@ -246,7 +249,8 @@ public final class ThrowawayPostgres: Sendable {
 
     private static func check(_ tool: String, _ arguments: [String], _ outcome: ToolRun.Outcome) throws -> String {
         guard outcome.status == 0 else {
-            throw Failure("\(tool) \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(outcome.errors)\(outcome.output)")
+            throw Failure(
+                "\(tool) \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(outcome.errors)\(outcome.output)")
         }
         return outcome.output
     }

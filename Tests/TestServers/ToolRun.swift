@@ -40,7 +40,7 @@ enum ToolRun {
         // The shell changes directory (posix_spawn_file_actions_addchdir_np is not visible from Swift here).
         let shell = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + command
         let arguments: [UnsafeMutablePointer<CChar>?] = shell.map { strdup($0) } + [nil]
-        defer { arguments.forEach { free($0) } }
+        defer { for argument in arguments { free(argument) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, shell[0], &actions, nil, arguments, environ)
         guard spawned == 0 else { throw ToolFailure("cannot start \(command[0]): \(String(cString: strerror(spawned)))") }

@@ -29,7 +29,9 @@ public final class MapctlRouteTable: Sendable {
         return routes.withLock { routes in
             routes.first { route in
                 route.segments.count == segments.count
-                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment }
+                    && zip(route.segments, segments).allSatisfy { pattern, segment in
+                        pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment
+                    }
             }?.allow
         }
     }

@@ -67,7 +67,8 @@ enum RawHTTPClient {
     static func send(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20, halfClose: Bool = true) async throws -> RawHTTPResponse {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) })
+                continuation.resume(
+                    with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) })
             }
             thread.start()
         }
