@@ -75,6 +75,8 @@ struct FleetMigrationTests {
         } catch {
             #expect(error.code == .unavailable, "\(error.message)")
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Two operations with a 2 s timeout; the bound leaves room for a loaded machine (23 s seen beside the
+        // whole suite on 2 cores), far under the time an unbounded connect retry would take.
+        #expect(ContinuousClock.now - started < .seconds(40))
     }
 }

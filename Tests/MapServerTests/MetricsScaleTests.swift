@@ -138,7 +138,11 @@ private func seconds(_ duration: Duration) -> Double {
             }
             let slowestHealth = health.max() ?? .infinity
             #expect(health.count >= 20, "healthz answered \(health.count) times in 4 s")
-            #expect(slowestHealth < 1.0, "slowest healthz \(slowestHealth) s")
+            // One render of the registry renderer took 20 s at 1,000 maps. The slowest probe is bounded well under
+            // that, not at 1 s: this runs beside the rest of the suite on 2 cores (2.6 s seen there).
+            let medianHealth = health.sorted()[health.count / 2]
+            #expect(medianHealth < 0.5, "median healthz \(medianHealth) s")
+            #expect(slowestHealth < 5.0, "slowest healthz \(slowestHealth) s")
             #expect(!scrapes.isEmpty)
             print(
                 "healthz during scrapes: \(health.count) probes, slowest \(slowestHealth) s; scrapes: \(scrapes.count), slowest \(scrapes.max() ?? 0) s"
