@@ -74,6 +74,8 @@ extension FleetCoordinator {
         let leads = try await store.tryLead(replica: settings.replica)
         if leads != isLeader {
             isLeader = leads
+            // What another leader judged meanwhile is in the samples and checks: start each window afresh.
+            judgements = [:]
             leaderGauge.record(leads ? 1 : 0)
             if leads {
                 logger.info("this replica leads the fleet", metadata: ["replica": .string(settings.replica)])
@@ -87,6 +89,16 @@ extension FleetCoordinator {
             let checks = try await refreshChecks(of: state)
             guard leads else { continue }
             try await judge(state, recorded: checks, now: now)
+        }
+        if leads {
+            // Windows that ended (promoted, rolled back, replaced) need no judgement kept.
+            let open = Set(
+                states.values.compactMap { state in
+                    state.windowStartedAt.flatMap { start in
+                        state.liveVersion.map { SampleKey(name: state.name, version: $0, windowStart: start) }
+                    }
+                })
+            judgements = judgements.filter { open.contains($0.key) }
         }
     }
 
@@ -129,8 +141,18 @@ extension FleetCoordinator {
         let completed = min(total, max(0, Int(elapsed / interval)))
         guard completed > 0 || windowOver else { return }
 
+        let key = SampleKey(name: state.name, version: version, windowStart: start)
+        let judged = windowOver ? total : completed
+        var progress =
+            judgements[key]
+            ?? WindowJudgement(
+                analysis: RolloutAnalysis(policy: policy, startedAt: .zero, window: .seconds(window)), next: 0,
+                decision: .continue(.inconclusive))
         var sums: [Int: FleetSample] = [:]
-        for sample in try await store.samples(name: state.name, version: version, windowStart: start) {
+        let fresh = progress.next < judged
+        let samples =
+            fresh ? try await store.samples(name: state.name, version: version, windowStart: start, fromInterval: progress.next) : []
+        for sample in samples where sample.interval < judged {
             var sum =
                 sums[sample.interval]
                 ?? FleetSample(
@@ -146,11 +168,9 @@ extension FleetCoordinator {
             sums[sample.interval] = sum
         }
 
-        let key = SampleKey(name: state.name, version: version, windowStart: start)
-        var analysis = RolloutAnalysis(policy: policy, startedAt: .zero, window: .seconds(window))
-        var decision: RolloutAnalysis.Decision = .continue(.inconclusive)
-        let judged = windowOver ? total : completed
-        for index in 0..<judged {
+        var analysis = progress.analysis
+        var decision = progress.decision
+        for index in progress.next..<max(progress.next, judged) {
             let sample = Self.intervalSample(sums[index])
             var outcomes: [RolloutQueryOutcome] = []
             if !policy.queries.isEmpty, let queries {
@@ -175,15 +195,19 @@ extension FleetCoordinator {
                         ])
                 }
             }
+            progress = WindowJudgement(analysis: analysis, next: index + 1, decision: decision)
             if case .rollback = decision { break }
         }
+        judgements[key] = progress
         switch decision {
         case .rollback(let reason):
             try await decideRollback(state, reason: reason, now: now)
             queryVerdicts[key] = nil
+            judgements[key] = nil
         case .promote where windowOver:
             try await decidePromotion(state, tally: analysis.tally, now: now)
             queryVerdicts[key] = nil
+            judgements[key] = nil
         default:
             break
         }
@@ -273,4 +297,12 @@ extension FleetCoordinator {
         documents[sha] = document
         return document
     }
+}
+
+/// Where the leader's judgement of one window stands (see ``FleetCoordinator/judgements``).
+struct WindowJudgement: Sendable {
+    var analysis: RolloutAnalysis
+    /// The first interval not judged yet.
+    var next: Int
+    var decision: RolloutAnalysis.Decision
 }

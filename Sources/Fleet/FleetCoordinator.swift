@@ -32,6 +32,10 @@ public actor FleetCoordinator {
     var documents: [String: SchemaDocument] = [:]
     /// The query outcomes the leader had for an interval, so that a pass does not query Prometheus twice.
     var queryVerdicts: [SampleKey: [Int: [RolloutQueryOutcome]]] = [:]
+    /// The leader's judgement of each window so far: the analysis after the intervals already judged, the
+    /// next interval and the last decision, so that a pass reads and judges only the intervals that ended
+    /// since (a pass that replayed the whole window grew with its age: 1.2 s of CPU at 100 maps after 60 s).
+    var judgements: [SampleKey: WindowJudgement] = [:]
     var isLeader = false
     var lastHeartbeat: ContinuousClock.Instant?
     var lastChecksRefresh: ContinuousClock.Instant?

@@ -25,14 +25,17 @@ extension FleetStore {
         }
     }
 
-    /// Every replica's samples of a window of `version`, by interval then replica.
-    public func samples(name: String, version: String, windowStart: Date) async throws(FleetError) -> [FleetSample] {
+    /// Every replica's samples of a window of `version` from interval `fromInterval` on, by interval then replica.
+    public func samples(
+        name: String, version: String, windowStart: Date, fromInterval: Int = 0
+    ) async throws(FleetError) -> [FleetSample] {
         try await perform("read the samples of map '\(name)'") { [client, logger, fleet] in
             let rows = try await client.query(
                 """
                 SELECT interval_index, replica, ops, errors, faults, latency_buckets, published_at
                 FROM mapctl_fleet_samples
                 WHERE fleet = \(fleet) AND name = \(name) AND version = \(version) AND window_start = \(windowStart)
+                    AND interval_index >= \(fromInterval)
                 ORDER BY interval_index, replica COLLATE "C"
                 """,
                 logger: logger
