@@ -136,7 +136,7 @@ struct FleetStateTests {
     func concurrentUpdates() async throws {
         try await FleetTesting.withStore { store in
             // A second store of the same fleet, as another replica would have.
-            let other = FleetStore(location: store.location, fleet: store.fleet, logger: FleetTesting.quiet)
+            let other = FleetStore(location: store.location, fleet: store.fleet, logger: FleetTesting.quiet, timeout: .seconds(60))
             let run = Task { await other.run() }
             defer { run.cancel() }
             try await withThrowingTaskGroup(of: Void.self) { group in
