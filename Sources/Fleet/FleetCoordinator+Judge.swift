@@ -261,6 +261,12 @@ extension FleetCoordinator {
                     "map": .string(state.name), "from_version": .string(state.liveVersion ?? "-"),
                     "version": .string(state.standbyVersion ?? "-"), "reason": .string(reason),
                 ])
+            // The leader follows its own decision at once: its next pass would come only after this one has
+            // judged every other map (0.8 s at 100 maps in their windows).
+            if let after {
+                let local = await controller.replicaView().first { $0.name == after.name }
+                try await follow(after, local: local)
+            }
             wakeup?.yield()
         }
     }
