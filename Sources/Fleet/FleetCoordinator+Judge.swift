@@ -149,9 +149,9 @@ extension FleetCoordinator {
                 analysis: RolloutAnalysis(policy: policy, startedAt: .zero, window: .seconds(window)), next: 0,
                 decision: .continue(.inconclusive))
         var sums: [Int: FleetSample] = [:]
-        let fresh = progress.next < judged
         let samples =
-            fresh ? try await store.samples(name: state.name, version: version, windowStart: start, fromInterval: progress.next) : []
+            progress.next < judged
+            ? try await store.samples(name: state.name, version: version, windowStart: start, fromInterval: progress.next) : []
         for sample in samples where sample.interval < judged {
             var sum =
                 sums[sample.interval]
@@ -264,8 +264,7 @@ extension FleetCoordinator {
             // The leader follows its own decision at once: its next pass would come only after this one has
             // judged every other map (0.8 s at 100 maps in their windows).
             if let after {
-                let local = await controller.replicaView().first { $0.name == after.name }
-                try await follow(after, local: local)
+                try await follow(after, local: await controller.replicaView(of: after.name))
             }
             wakeup?.yield()
         }

@@ -38,16 +38,19 @@ extension Controller {
 
     /// Every map this replica holds, with its live instance's counters.
     public func replicaView() -> [ReplicaMapView] {
-        records.keys.sorted().compactMap { name in
-            guard let record = records[name] else { return nil }
-            let map = registry[name]
-            return ReplicaMapView(
-                name: name, live: record.live, standby: record.standby,
-                windowEndsAt: record.rollout == nil ? nil : record.state.windowEndsAt,
-                quarantined: record.state.quarantined, entries: map?.liveView.count ?? 0,
-                counters: map?.liveView.counters.snapshot()
-            )
-        }
+        records.keys.sorted().compactMap { replicaView(of: $0) }
+    }
+
+    /// One map of ``replicaView()``, or nil when this replica does not hold it.
+    public func replicaView(of name: String) -> ReplicaMapView? {
+        guard let record = records[name] else { return nil }
+        let map = registry[name]
+        return ReplicaMapView(
+            name: name, live: record.live, standby: record.standby,
+            windowEndsAt: record.rollout == nil ? nil : record.state.windowEndsAt,
+            quarantined: record.state.quarantined, entries: map?.liveView.count ?? 0,
+            counters: map?.liveView.counters.snapshot()
+        )
     }
 
     /// Follows the fleet's rollback of `name` to `version`: a switch to the standby when it is that

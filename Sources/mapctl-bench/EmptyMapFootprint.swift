@@ -21,10 +21,10 @@ enum EmptyMapFootprint {
     }
 
     static func measure<T>(_ name: String, _ build: () -> [T]) -> [T] {
-        let rssBefore = MapsBench.residentBytes()
+        let before = MapsBench.residentBytes()
         let maps = build()
-        let rss = Double(MapsBench.residentBytes() - rssBefore) / Double(count)
-        print("MEM swift \(name) \(MapsBench.format(rss))")
+        let perMap = Double(MapsBench.residentBytes() - before) / Double(count)
+        print("MEM swift \(name) \(MapsBench.format(perMap))")
         return maps
     }
 }

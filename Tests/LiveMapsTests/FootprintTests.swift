@@ -1,6 +1,7 @@
 import Foundation
 import LiveMaps
 import MapSchema
+import TestServers
 import Testing
 
 @Suite("Footprint")

@@ -27,14 +27,6 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
     }
 }
 
-/// Runs blocking work (a child process, a join) on a thread of its own, so that it does not hold one of
-/// the concurrency pool's few threads (two here) while other tests wait for them.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// A small deterministic generator per thread (xorshift64*).
 struct TestRandom {
     var state: UInt64

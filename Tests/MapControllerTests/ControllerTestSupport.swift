@@ -3,6 +3,7 @@ import LiveMaps
 import Logging
 import MapSchema
 import Rollout
+import TestServers
 import Testing
 
 @testable import MapController
@@ -85,19 +86,6 @@ extension Controller {
     }
 }
 
-/// Runs blocking work (child processes, pipes, sleeps) on a thread of its own.
-///
-/// Tests run in parallel on a cooperative pool as wide as the machine (2 threads here); a test that
-/// blocked one of them for seconds would starve the others' deadlines.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
-        thread.start()
-    }
-}
-
 /// One run of a `mapctl-bench` crash child: start it, wait for its `ready` line, let it work for a
 /// random moment, SIGKILL it, and collect what it printed.
 ///
@@ -107,7 +95,7 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 func runCrashChild(binary: String, subcommand: String, stateDirectory: String, delayMicroseconds: UInt32) async throws
     -> (ready: String, lines: [String])
 {
-    try await runBlocking {
+    try await onOwnThread {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [subcommand, stateDirectory]

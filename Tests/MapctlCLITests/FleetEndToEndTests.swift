@@ -51,8 +51,9 @@ struct FleetEndToEndTests {
             #expect((status?["quarantined"] as? [String])?.contains("1.1.0") == true)
         }
         let took = ContinuousClock.now - wentLive
-        // The target is failure_limit (2) × interval (1 s) + 1 s (2.5-3 s measured on an idle machine, see
-        // BENCHMARKS.md); the bound here leaves room for a CI machine that runs other suites meanwhile.
+        // The target is failure_limit (2) × interval (1 s) + 1 s. BENCHMARKS.md "Fleets" measures the release
+        // build from the failing interval's end to every replica's rollback (p50 349 ms, p99 423 ms); the bound
+        // here leaves room for a debug build beside the rest of the suite.
         #expect(took < .seconds(12), "rolled back on every replica \(took) after the bad version went live")
 
         for (index, writer) in writers.enumerated() {

@@ -116,7 +116,7 @@ final class FleetWriters: Sendable {
             for part in 0..<8 {
                 group.addTask {
                     var lost: [Int] = []
-                    for index in acknowledged[...].enumerated().filter({ $0.offset % 8 == part }).map(\.element) {
+                    for index in stride(from: part, to: acknowledged.count, by: 8).map({ acknowledged[$0] }) {
                         let (status, body) = await client.get(map: map, key: "k\(index)")
                         if status != 200 || body.trimmingCharacters(in: .whitespacesAndNewlines) != String(index) { lost.append(index) }
                     }

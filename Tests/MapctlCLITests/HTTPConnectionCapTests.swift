@@ -21,19 +21,19 @@ struct HTTPConnectionCapTests {
         let port = try #require(URL(string: daemon.url)?.port)
 
         // More idle connections than the daemon has descriptors.
-        let sockets = try await RawSocket.onThread {
+        let sockets = try await onOwnThread {
             try (0..<Self.connections).map { _ in try RawSocket.connect(port: port, timeoutSeconds: 2) }
         }
         defer { for fd in sockets { close(fd) } }
         try await Task.sleep(for: .seconds(1))
 
         // Those over the cap were answered (503, or at least closed) within that second; the others wait.
-        let answered = try await RawSocket.onThread { Self.readable(sockets) }
+        let answered = try await onOwnThread { Self.readable(sockets) }
         let refused = sockets.indices.filter { answered.contains($0) }
         #expect(refused.count >= Self.connections - Self.fileLimit / 2, "only \(refused.count) of \(Self.connections) were turned away")
         var with503 = 0
         for index in refused {
-            let text = try await RawSocket.onThread { String(decoding: RawSocket.readToEnd(sockets[index]), as: UTF8.self) }
+            let text = try await onOwnThread { String(decoding: RawSocket.readToEnd(sockets[index]), as: UTF8.self) }
             #expect(text.isEmpty || text.hasPrefix("HTTP/1.1 503"), "\(text)")
             if text.contains(#""code":"too_many_connections""#) { with503 += 1 }
         }

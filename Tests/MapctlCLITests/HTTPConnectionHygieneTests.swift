@@ -36,7 +36,7 @@ struct HTTPConnectionHygieneTests {
 
         // A head sent a byte at a time, each within the idle timeout: the header timeout still counts from
         // the first byte, so dripping cannot hold the connection.
-        let drip = try await RawSocket.onThread {
+        let drip = try await onOwnThread {
             let fd = try RawSocket.connect(port: port, timeoutSeconds: 15)
             defer { close(fd) }
             let start = ContinuousClock.now

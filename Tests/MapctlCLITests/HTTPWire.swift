@@ -1,4 +1,5 @@
 import Foundation
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -104,7 +105,7 @@ enum HTTPWire {
     static func exchange(port: Int, _ request: String, timeoutSeconds: Int = 10) async throws
         -> (responses: [Response], closed: Bool, seconds: Double)
     {
-        try await RawSocket.onThread {
+        try await onOwnThread {
             let fd = try RawSocket.connect(port: port, timeoutSeconds: timeoutSeconds)
             defer { close(fd) }
             let start = ContinuousClock.now

@@ -62,9 +62,9 @@ struct LargeDirectoryTests {
             let edit = try #require(took, "m_\(index) never went live at \(version)")
             edits.append(edit)
         }
-        // The 1 s target is measured in release on a quiet machine (scripts/bench-control-plane.sh). Here, a
-        // debug build beside the rest of the suite: the bound still fails a change that re-reads every file
-        // (tens of seconds at 5,000 files in debug).
+        // The 100 ms target is measured in release on a quiet machine by scripts/bench-control-plane.sh (52 ms
+        // p50, BENCHMARKS.md). This is a debug build beside the rest of the suite (1.0–3.5 s per edit seen
+        // there), so the bound is a backstop against a wedged or polling-only watcher, not the target.
         let median = edits.sorted()[edits.count / 2]
         #expect(median < .seconds(5), "edits: \(edits)")
         let createStart = ContinuousClock.now

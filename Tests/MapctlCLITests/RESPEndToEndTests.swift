@@ -130,7 +130,7 @@ struct RESPEndToEndTests {
         // A client that stays connected, its last command answered.
         let port = daemon.port
         let connection = Task {
-            try await RawSocket.onThread { () throws -> [UInt8] in
+            try await onOwnThread { () throws -> [UInt8] in
                 let fd = try RawSocket.connect(port: port, timeoutSeconds: 60)
                 defer { close(fd) }
                 try RawSocket.sendAll(fd, Array("PING\r\n".utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +14,7 @@ enum RawSocket {
 
     /// Connects to 127.0.0.1:`port`, sends `bytes`, and reads until the peer closes (or `timeoutSeconds` of silence).
     static func exchange(port: Int, send bytes: [UInt8], timeoutSeconds: Int = 20) async throws -> [UInt8] {
-        try await onThread {
+        try await onOwnThread {
             let fd = try connect(port: port, timeoutSeconds: timeoutSeconds)
             defer { close(fd) }
             try sendAll(fd, bytes)
@@ -62,13 +63,6 @@ enum RawSocket {
             if count < 0, errno == EINTR { continue }
             if count <= 0 { return received }
             received.append(contentsOf: chunk[..<count])
-        }
-    }
-
-    /// Runs blocking work on a new thread and resumes with its result.
-    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 }

@@ -56,15 +56,9 @@ enum ToolRun {
         return Outcome(status: code, output: output, errors: errors)
     }
 
-    /// ``run(_:in:)`` on a thread of its own, so that a test's wait does not hold one of the few threads
-    /// of the concurrency pool.
+    /// ``run(_:in:)`` off the concurrency pool (``onOwnThread(_:)``).
     static func runDetached(_ command: [String], in directory: String) async throws -> Outcome {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try run(command, in: directory) })
-            }
-            thread.start()
-        }
+        try await onOwnThread { try run(command, in: directory) }
     }
 }
 

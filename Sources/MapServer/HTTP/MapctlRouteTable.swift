@@ -1,3 +1,4 @@
+import Hummingbird
 import Synchronization
 
 /// The mapctl routes and the methods each serves, for answering a method that no route has.
@@ -7,8 +8,7 @@ import Synchronization
 /// route. ``addMapctlRoutes(to:controlPlane:authorization:configuration:routeTable:)`` fills it.
 public final class MapctlRouteTable: Sendable {
     private struct Route {
-        /// Path segments; a parameter (`:name`, or `{name}` as Hummingbird's `RouterPath` prints it) matches
-        /// any segment.
+        /// Path segments as `RouterPath` prints them; a parameter (`{name}`) matches any segment.
         var segments: [Substring]
         var allow: String
     }
@@ -17,9 +17,9 @@ public final class MapctlRouteTable: Sendable {
 
     public init() {}
 
-    /// Records that `path` (a router pattern such as `/v1/maps/:name`) serves the methods in `allow`.
-    func add(_ path: String, allow: String) {
-        let segments = path.split(separator: "/")
+    /// Records that `path`, the pattern the router was given (`/v1/maps/:name`), serves the methods in `allow`.
+    func add(_ path: RouterPath, allow: String) {
+        let segments = path.components.map { Substring($0.description) }
         routes.withLock { $0.append(Route(segments: segments, allow: allow)) }
     }
 
@@ -30,7 +30,7 @@ public final class MapctlRouteTable: Sendable {
             routes.first { route in
                 route.segments.count == segments.count
                     && zip(route.segments, segments).allSatisfy { pattern, segment in
-                        pattern.hasPrefix(":") || pattern.hasPrefix("{") || pattern == segment
+                        pattern.hasPrefix("{") || pattern == segment
                     }
             }?.allow
         }

@@ -117,7 +117,7 @@ public func addMapctlRoutes<Context: RequestContext>(
         var allowed = handlers.keys.map(\.rawValue)
         if handlers[.get] != nil { allowed.append("HEAD") }
         let allow = allowed.sorted().joined(separator: ", ")
-        routeTable?.add(path.description, allow: allow)
+        routeTable?.add(path, allow: allow)
         for method in everyMethod {
             if let handler = handlers[method] {
                 router.on(path, method: method) { request, context in await handler(request, context) }

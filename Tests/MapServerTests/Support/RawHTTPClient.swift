@@ -1,4 +1,5 @@
 import Foundation
+import TestServers
 
 #if canImport(Glibc)
     import Glibc
@@ -65,13 +66,7 @@ enum RawHTTPClient {
     ///   input as the end of the connection and stop a long answer (several MB of `/metrics`) part way:
     ///   pass false to read such an answer.
     static func send(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20, halfClose: Bool = true) async throws -> RawHTTPResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(
-                    with: Result { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) })
-            }
-            thread.start()
-        }
+        try await onOwnThread { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) }
     }
 
     private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int, halfClose: Bool) throws -> RawHTTPResponse {
