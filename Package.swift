@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Already in the graph through Hummingbird; named here for the RESP listener's raw channel handlers.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Already in the graph through Hummingbird; named for the HTTP entry fast path, a channel handler on
+        // Hummingbird's HTTP-types parts (NIOHTTPTypes).
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // Content hashes (SHA-256) from a kept library rather than our own.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // Fleets (SPEC §8): the shared state on PostgreSQL.
@@ -128,6 +131,7 @@ let package = Package(
                 // The HTTP server's own child channel: connection limits, HTTP/1.0, parser errors as JSON.
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strict
         ),
@@ -165,6 +169,8 @@ let package = Package(
                 "MapServer", "MapController", "MapSchema", "TestServers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),

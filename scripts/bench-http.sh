@@ -169,20 +169,26 @@ for c in (2, 64):
 PYEOF
 }
 # ---- Yardstick section ------------------------------------------------------------------------
-# wrk on GET /healthz and GET /v1/maps/bench/entries/k1 at 2 and 64 connections against: the daemon
-# above; `mapctl-bench bare-http`, a Hummingbird app of the same package versions with nothing of mapctl
-# (healthz, and entries in a locked dictionary); the same with NIO's event loops as the global executor;
-# and, when BENCH_MAPCTL_B names another mapctl binary (say, a build from before a change), that one
-# too. Targets alternate within each of COMPARE_ROUNDS rounds (A/B/A/B); medians of req/s.
+# wrk on GET /healthz and GET /v1/maps/bench/entries/k1 at 2 and 64 connections against:
+#   mapctl         the daemon above (entry requests on the fast path, EntryFastPathHandler);
+#   mapctl-routed  the same binary with MAPCTL_HTTP_FAST_PATH=off: entries through the router;
+#   mapctl-nio     the same binary with MAPCTL_EXECUTOR=nio: NIO's event loops as the global executor;
+#   bare           `mapctl-bench bare-http`, a Hummingbird app of the same package versions with nothing
+#                  of mapctl (healthz, and entries in a locked dictionary);
+#   bare-nio       the same with NIO's event loops as the global executor;
+#   mapctl-b       when BENCH_MAPCTL_B names another mapctl binary (say, a build from before a change).
+# Targets alternate within each of COMPARE_ROUNDS rounds (A/B/A/B). Two tables of medians: req/s, and the
+# server's CPU time per request (utime + stime from /proc, which is steadier than req/s on a shared machine).
 COMPARE_ROUNDS="${BENCH_ROUNDS:-3}"
 compare_section() {
   echo "==> release build (swift build -c release --product mapctl-bench --scratch-path $SCRATCH)" >&2
   swift build -c release --product mapctl-bench --scratch-path "$SCRATCH" >&2
-  local targets="mapctl=$BASE"
-  start_server() { # NAME COMMAND... -> sets the target's base URL
+  local targets="mapctl=$BASE=$DAEMON_PID"
+  start_server() { # NAME COMMAND... -> adds NAME=URL=PID to the targets
     local name="$1"; shift
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    echo $! >>"$WORK/compare.pids"
+    local pid=$!
+    echo $pid >>"$WORK/compare.pids"
     for _ in $(seq 1 200); do
       grep -q "listening on" "$WORK/$name.out" 2>/dev/null && break
       sleep 0.05
@@ -191,25 +197,33 @@ compare_section() {
     url=$(sed -n 's/^listening on \(http:.*\)$/\1/p' "$WORK/$name.out" | head -1)
     [ -n "$url" ] || { cat "$WORK/$name.err" >&2; echo "$name did not start" >&2; exit 1; }
     curl -fs -X PUT --data '{"id":"u1","name":"Ann"}' "$url/v1/maps/bench/entries/k1" >/dev/null
-    targets="$targets $name=$url"
+    targets="$targets $name=$url=$pid"
+  }
+  start_mapctl() { # NAME BINARY [ENV=VALUE...]
+    local name="$1" binary="$2"; shift 2
+    mkdir -p "$WORK/schemas-$name"
+    cp "$WORK/schemas/bench.yaml" "$WORK/schemas-$name/"
+    start_server "$name" env "$@" "$binary" watch "$WORK/schemas-$name" --listen 127.0.0.1:0 --state "$WORK/state-$name" --log-level warning
   }
   : >"$WORK/compare.pids"
+  start_mapctl mapctl-routed "$MAPCTL" MAPCTL_HTTP_FAST_PATH=off
+  start_mapctl mapctl-nio "$MAPCTL" MAPCTL_EXECUTOR=nio
   start_server bare "$SCRATCH/release/mapctl-bench" bare-http --listen 127.0.0.1:0
   start_server bare-nio "$SCRATCH/release/mapctl-bench" bare-http --listen 127.0.0.1:0 --nio-executor
-  if [ -n "${BENCH_MAPCTL_B:-}" ]; then
-    mkdir -p "$WORK/schemas-b"
-    cp "$WORK/schemas/bench.yaml" "$WORK/schemas-b/"
-    start_server mapctl-b "$BENCH_MAPCTL_B" watch "$WORK/schemas-b" --listen 127.0.0.1:0 --state "$WORK/state-b" --log-level warning
-  fi
+  if [ -n "${BENCH_MAPCTL_B:-}" ]; then start_mapctl mapctl-b "$BENCH_MAPCTL_B"; fi
+  cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
   : >"$WORK/compare.samples"
   for round in $(seq 1 "$COMPARE_ROUNDS"); do
     for connections in 2 64; do
       for path in /healthz /v1/maps/bench/entries/k1; do
         for target in $targets; do
-          local name="${target%%=*}" url="${target#*=}" threads=2
-          wrk -t"$threads" -c"$connections" -d"${DURATION}s" "$url$path" >"$WORK/wrk.txt"
-          echo "$name $path $connections $round $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt") $(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")" \
-            >>"$WORK/compare.samples"
+          local name="${target%%=*}" rest="${target#*=}"
+          local url="${rest%=*}" pid="${rest##*=}" before after
+          before=$(cpu_ticks "$pid")
+          wrk -t2 -c"$connections" -d"${DURATION}s" "$url$path" >"$WORK/wrk.txt"
+          after=$(cpu_ticks "$pid")
+          echo "$name $path $connections $round $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt") $((after - before)) $(getconf CLK_TCK)" \
+            "$(awk '/requests in/ {print $1}' "$WORK/wrk.txt") $(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt")" >>"$WORK/compare.samples"
         done
       done
     done
@@ -217,23 +231,37 @@ compare_section() {
   while read -r pid; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done <"$WORK/compare.pids"
 
   echo
-  echo "Yardstick: wrk -t2 -c2|64 -d${DURATION}s, median req/s of $COMPARE_ROUNDS alternated rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "Yardstick: wrk -t2 -c2|64 -d${DURATION}s, medians of $COMPARE_ROUNDS alternated rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   python3 - "$WORK/compare.samples" <<'PYEOF'
 import statistics, sys
-samples, names, errors = {}, [], set()
+rps, cpu, names, errors = {}, {}, [], set()
 for line in open(sys.argv[1]):
     parts = line.split()
-    name, path, c, _, rps = parts[:5]
-    if len(parts) > 5: errors.add(name)
-    samples.setdefault((name, path, int(c)), []).append(float(rps))
+    name, path, c, _, rate, ticks, hz, count = parts[:8]
+    if len(parts) > 8: errors.add(name)
+    key = (name, path, int(c))
+    rps.setdefault(key, []).append(float(rate))
+    cpu.setdefault(key, []).append(int(ticks) / int(hz) * 1e6 / max(1, int(count)))
     if name not in names: names.append(name)
-print("| path | connections | " + " | ".join(f"{n} req/s" for n in names) + " | mapctl / bare |")
+paths = ("/healthz", "/v1/maps/bench/entries/k1")
+print("Requests per second, median (min-max):")
+print()
+print("| path | connections | " + " | ".join(names) + " | mapctl / bare |")
 print("| --- | --- | " + " | ".join("---" for _ in names) + " | --- |")
-for path in ("/healthz", "/v1/maps/bench/entries/k1"):
+for path in paths:
     for c in (2, 64):
-        medians = {n: statistics.median(samples[(n, path, c)]) for n in names}
-        cells = " | ".join(f"{medians[n]:,.0f} ({min(samples[(n, path, c)]):,.0f}-{max(samples[(n, path, c)]):,.0f})" for n in names)
-        print(f"| {'GET ' + path} | {c} | {cells} | {medians['mapctl'] / medians['bare']:.2f} |")
+        m = {n: statistics.median(rps[(n, path, c)]) for n in names}
+        cells = " | ".join(f"{m[n]:,.0f} ({min(rps[(n, path, c)]):,.0f}-{max(rps[(n, path, c)]):,.0f})" for n in names)
+        print(f"| GET {path} | {c} | {cells} | {m['mapctl'] / m['bare']:.2f} |")
+print()
+print("Server CPU time per request, microseconds, median:")
+print()
+print("| path | connections | " + " | ".join(names) + " | bare / mapctl |")
+print("| --- | --- | " + " | ".join("---" for _ in names) + " | --- |")
+for path in paths:
+    for c in (2, 64):
+        m = {n: statistics.median(cpu[(n, path, c)]) for n in names}
+        print(f"| GET {path} | {c} | " + " | ".join(f"{m[n]:.1f}" for n in names) + f" | {m['bare'] / m['mapctl']:.2f} |")
 if errors: print("non-2xx answers from: " + ", ".join(sorted(errors)))
 PYEOF
 }

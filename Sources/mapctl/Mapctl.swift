@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import MapServer
 
 @main
 struct Mapctl: AsyncParsableCommand {
@@ -34,6 +36,10 @@ struct Mapctl: AsyncParsableCommand {
     /// Runs the command line with the global options moved after the command's name, so that
     /// `mapctl --server URL status` works as `mapctl status --server URL` does.
     static func main() async {
-        await main(GlobalOption.arranged(Array(CommandLine.arguments.dropFirst())))
+        let arguments = GlobalOption.arranged(Array(CommandLine.arguments.dropFirst()))
+        if arguments.first == "watch", ProcessInfo.processInfo.environment["MAPCTL_EXECUTOR"] == "nio" {
+            EventLoopExecutor.install()
+        }
+        await main(arguments)
     }
 }

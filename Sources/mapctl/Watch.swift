@@ -251,6 +251,8 @@ struct Watch: AsyncParsableCommand {
         configuration.http = HTTPConnectionLimits(
             idleTimeout: try GoDuration.parse(idleTimeout), headerTimeout: try GoDuration.parse(headerTimeout),
             maxConnections: maxConnections)
+        // For benchmarks that compare the entry fast path with the router (BENCHMARKS.md, "HTTP").
+        if ProcessInfo.processInfo.environment["MAPCTL_HTTP_FAST_PATH"] == "off" { configuration.entryFastPath = false }
         let format = logFormat.format
         let level = logLevel.level
         LoggingSystem.bootstrap { label in

@@ -21,8 +21,11 @@ final class RunningDaemon: Sendable {
         self.task = task
     }
 
-    static func start(directory: String, stateDirectory: String, pollInterval: Duration? = nil) async throws -> RunningDaemon {
-        let configuration = DaemonConfiguration(
+    static func start(
+        directory: String, stateDirectory: String, pollInterval: Duration? = nil,
+        configure: (inout DaemonConfiguration) -> Void = { _ in }
+    ) async throws -> RunningDaemon {
+        var configuration = DaemonConfiguration(
             directory: directory,
             host: "127.0.0.1",
             port: 0,
@@ -30,6 +33,7 @@ final class RunningDaemon: Sendable {
             pollInterval: pollInterval,
             resyncInterval: nil
         )
+        configure(&configuration)
         let (events, continuation) = AsyncStream.makeStream(of: StartEvent.self)
         let task = Task {
             defer { continuation.finish() }

@@ -121,7 +121,8 @@ public enum Daemon {
             let router = Router()
             let routeTable = MapctlRouteTable()
             router.add(middleware: JSONErrorMiddleware(routes: routeTable))
-            router.add(middleware: HTTPMetricsMiddleware(registry: httpMetrics))
+            let httpCounters = HTTPRequestCounters(registry: httpMetrics)
+            router.add(middleware: HTTPMetricsMiddleware(counters: httpCounters))
             addMapctlRoutes(
                 to: router, controlPlane: controller, authorization: authorization, configuration: routes, routeTable: routeTable)
             let resp = try await respListener(
@@ -132,7 +133,12 @@ public enum Daemon {
             let connections = HTTPConnectionGate(maxConnections: configuration.http.effectiveMaxConnections, logger: logger)
             let server = Application(
                 router: router,
-                server: .mapctl(limits: configuration.http, gate: connections),
+                server: .mapctl(
+                    limits: configuration.http, gate: connections,
+                    fastPath: configuration.entryFastPath
+                        ? entryFastPath(
+                            for: controller, authorization: authorization, maxBodyBytes: routes.maxEntryBodyBytes, counters: httpCounters)
+                        : nil),
                 configuration: ApplicationConfiguration(address: .hostname(host, port: configuration.port), serverName: "mapctl"),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? configuration.port

@@ -32,6 +32,10 @@ public struct DaemonConfiguration: Sendable {
     /// Idle and header timeouts and the connection cap of the HTTP server (`--idle-timeout`,
     /// `--header-timeout`, `--max-connections`).
     public var http = HTTPConnectionLimits()
+    /// Entry requests are answered on the event loop that read them (``EntryFastPathHandler``); false
+    /// sends them through the router like every other request. Not a flag: for tests and benchmarks that
+    /// compare the two (`MAPCTL_HTTP_FAST_PATH=off` sets it for `mapctl watch`).
+    public var entryFastPath = true
     /// The Redis-protocol listener (`--resp ADDR`); nil, the default, serves none.
     public var resp: RESPConfiguration?
     /// Entry writes get 503 `memory_limit` while resident memory is over this (`--max-memory`); nil: no limit.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MapController
 import MapSchema
+import NIOCore
 
 /// Building the API's responses: JSON bodies, and errors as `{"error": {"code", "message"}}`
 /// (plus `"diagnostics"` for schemas) with the right status.
@@ -28,15 +29,26 @@ enum APIResponse {
     static func raw(
         _ bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok, contentType: String = jsonContentType, headers: HTTPFields = [:]
     ) -> Response {
+        rawAnswer(bytes, status: status, contentType: contentType, headers: headers).response
+    }
+
+    static func rawAnswer(
+        _ bytes: some Collection<UInt8>, status: HTTPResponse.Status = .ok, contentType: String = jsonContentType, headers: HTTPFields = [:]
+    ) -> APIAnswer {
         var headers = headers
         headers[.contentType] = contentType
         let buffer = ByteBuffer(bytes: bytes)
         headers[.contentLength] = String(buffer.readableBytes)
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+        return APIAnswer(status: status, headers: headers, body: buffer)
     }
 
     static func noContent() -> Response {
         Response(status: .noContent)
+    }
+
+    /// What ``noContent()`` is as a `Response`: 204 with `Content-Length: 0`.
+    static func noContentAnswer() -> APIAnswer {
+        APIAnswer(status: .noContent, headers: [.contentLength: "0"], body: ByteBuffer())
     }
 
     struct ErrorBody: Encodable {
@@ -59,24 +71,39 @@ enum APIResponse {
         report: ApplyReport? = nil,
         headers: HTTPFields = [:]
     ) -> Response {
+        errorAnswer(status, code: code, message: message, diagnostics: diagnostics, report: report, headers: headers).response
+    }
+
+    static func errorAnswer(
+        _ status: HTTPResponse.Status,
+        code: String,
+        message: String,
+        diagnostics: [Diagnostic] = [],
+        report: ApplyReport? = nil,
+        headers: HTTPFields = [:]
+    ) -> APIAnswer {
         let body = ErrorBody(
             error: .init(code: code, message: message), diagnostics: diagnostics.isEmpty ? nil : diagnostics, report: report)
         do {
             var data = try makeEncoder().encode(body)
             data.append(UInt8(ascii: "\n"))
-            return raw(data, status: status, headers: headers)
+            return rawAnswer(data, status: status, headers: headers)
         } catch {
             // Only strings and integers are encoded above: this cannot fail, but never crash on it.
-            return raw(Array(#"{"error":{"code":"internal","message":"cannot encode an error"}}"#.utf8), status: .internalServerError)
+            return rawAnswer(Array(#"{"error":{"code":"internal","message":"cannot encode an error"}}"#.utf8), status: .internalServerError)
         }
     }
 
     static func error(_ error: ControlPlaneError) -> Response {
+        errorAnswer(error).response
+    }
+
+    static func errorAnswer(_ error: ControlPlaneError) -> APIAnswer {
         var headers: HTTPFields = [:]
         if let retryAfter = error.retryAfter {
             headers[.retryAfter] = String(retryAfterSeconds(retryAfter))
         }
-        return self.error(
+        return errorAnswer(
             status(forCode: error.httpStatus),
             code: error.code,
             message: error.message,
@@ -105,5 +132,18 @@ enum APIResponse {
         let (seconds, attoseconds) = duration.components
         let rounded = attoseconds > 0 ? seconds + 1 : seconds
         return max(1, rounded)
+    }
+}
+
+/// A response as its parts: what a handler returns as a Hummingbird `Response`, and what the entry fast
+/// path (``EntryFastPathHandler``) writes to the channel itself.
+struct APIAnswer {
+    var status: HTTPResponse.Status
+    /// `Content-Type` and `Content-Length` included.
+    var headers: HTTPFields
+    var body: ByteBuffer
+
+    var response: Response {
+        Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 }

@@ -10,8 +10,8 @@ import NIOHTTP1
 /// Pipeline of an admitted connection, front to back: ``RequestHeadTimeoutHandler`` (raw bytes), NIO's
 /// response encoder and request decoder, ``HTTP1ConnectionPolicyHandler``, then Hummingbird's conversion
 /// to HTTP types and its connection-state handler, whose idle timeout is ``HTTPConnectionLimits/idleTimeout``
-/// (it also closes idle connections on a graceful shutdown). A connection over the cap gets only a
-/// ``RefusedConnectionHandler``.
+/// (it also closes idle connections on a graceful shutdown), then the daemon's ``EntryFastPathHandler``
+/// when it has one. A connection over the cap gets only a ``RefusedConnectionHandler``.
 struct MapctlHTTP1Channel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -22,11 +22,17 @@ struct MapctlHTTP1Channel: ServerChildChannel {
     let http1: HTTP1Channel
     let limits: HTTPConnectionLimits
     let gate: HTTPConnectionGate
+    /// Makes a connection's entry fast path.
+    let fastPath: (@Sendable () -> any ChannelHandler)?
 
-    init(responder: @escaping HTTPChannelHandler.Responder, limits: HTTPConnectionLimits, gate: HTTPConnectionGate) {
+    init(
+        responder: @escaping HTTPChannelHandler.Responder, limits: HTTPConnectionLimits, gate: HTTPConnectionGate,
+        fastPath: (@Sendable () -> any ChannelHandler)?
+    ) {
         self.http1 = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(limits.idleTimeout)))
         self.limits = limits
         self.gate = gate
+        self.fastPath = fastPath
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -37,12 +43,17 @@ struct MapctlHTTP1Channel: ServerChildChannel {
             }
         }
         let headerTimeout = limits.headerTimeout
+        let fastPath = fastPath
         return http1.setup(channel: channel, logger: logger).flatMapThrowing { http in
             let pipeline = channel.pipeline.syncOperations
             let timeout = RequestHeadTimeoutHandler(timeout: headerTimeout)
             try pipeline.addHandler(timeout, position: .first)
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try pipeline.addHandler(HTTP1ConnectionPolicyHandler(headTimeout: timeout), position: .after(decoder))
+            if let fastPath {
+                let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
+                try pipeline.addHandler(fastPath(), position: .after(state))
+            }
             return Value(channel: channel, http: http)
         }
     }
@@ -54,10 +65,13 @@ struct MapctlHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1 with the daemon's connection limits; `gate` counts the connections.
-    static func mapctl(limits: HTTPConnectionLimits, gate: HTTPConnectionGate) -> HTTPServerBuilder {
+    /// HTTP/1 with the daemon's connection limits; `gate` counts the connections; `fastPath` makes each
+    /// connection's entry fast path.
+    static func mapctl(
+        limits: HTTPConnectionLimits, gate: HTTPConnectionGate, fastPath: (@Sendable () -> any ChannelHandler)? = nil
+    ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            MapctlHTTP1Channel(responder: responder, limits: limits, gate: gate)
+            MapctlHTTP1Channel(responder: responder, limits: limits, gate: gate, fastPath: fastPath)
         }
     }
 }

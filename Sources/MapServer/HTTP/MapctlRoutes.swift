@@ -182,7 +182,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     func mapStatus(_ request: Request, name: String?) async -> Response {
         if let denied = checkToken(request, .offLoopback) { return denied }
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
+            let name = try APIInput.pathSegment(name, what: "map name")
             return APIResponse.json(try await controlPlane.status(of: name))
         }
     }
@@ -190,7 +190,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     func history(_ request: Request, name: String?) async -> Response {
         if let denied = checkToken(request, .offLoopback) { return denied }
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
+            let name = try APIInput.pathSegment(name, what: "map name")
             let entries = try await controlPlane.history(of: name)
             return APIResponse.json(entries)
         }
@@ -232,7 +232,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         }
         let client = request.headers[Self.clientHeader] ?? request.headers[.userAgent] ?? "http"
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
+            let name = try APIInput.pathSegment(name, what: "map name")
             var rollbackRequest = RollbackRequest()
             if body.readableBytes > 0, !body.readableBytesView.allSatisfy({ $0 == 32 || $0 == 10 || $0 == 13 || $0 == 9 }) {
                 do {
@@ -258,8 +258,8 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     func getEntry(_ request: Request, name: String?, key: String?) async -> Response {
         if let denied = checkToken(request, .offLoopback) { return denied }
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
-            let key = try Self.pathSegment(key, what: "key")
+            let name = try APIInput.pathSegment(name, what: "map name")
+            let key = try APIInput.pathSegment(key, what: "key")
             let value = try await controlPlane.getEntry(map: name, key: key)
             return APIResponse.raw(value)
         }
@@ -273,13 +273,9 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         case .failure(let response): return response.response
         }
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
-            let key = try Self.pathSegment(key, what: "key")
-            guard body.readableBytes > 0 else {
-                throw ControlPlaneError(
-                    .badRequest, code: "bad_value",
-                    message: "the body must be the value as JSON (42, \"text\", {\"id\": \"u1\"}); it is empty")
-            }
+            let name = try APIInput.pathSegment(name, what: "map name")
+            let key = try APIInput.pathSegment(key, what: "key")
+            guard body.readableBytes > 0 else { throw APIInput.emptyValue }
             try await controlPlane.putEntry(map: name, key: key, json: Array(buffer: body))
             return APIResponse.noContent()
         }
@@ -288,8 +284,8 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     func deleteEntry(_ request: Request, name: String?, key: String?) async -> Response {
         if let denied = checkToken(request, .offLoopback) { return denied }
         return await respond {
-            let name = try Self.pathSegment(name, what: "map name")
-            let key = try Self.pathSegment(key, what: "key")
+            let name = try APIInput.pathSegment(name, what: "map name")
+            let key = try APIInput.pathSegment(key, what: "key")
             try await controlPlane.deleteEntry(map: name, key: key)
             return APIResponse.noContent()
         }
@@ -299,9 +295,6 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
 
     /// Clients (the CLI) name themselves here; the name goes into history as `apply:NAME`.
     static var clientHeader: HTTPField.Name { HTTPField.Name("X-Mapctl-Client")! }
-
-    /// A second `Host` field: the first one is the request's authority.
-    static var hostField: HTTPField.Name { HTTPField.Name("Host")! }
 
     /// Runs a handler body; a ``ControlPlaneError`` becomes its status and JSON body.
     private func respond(_ body: () async throws -> Response) async -> Response {
@@ -316,25 +309,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
 
     /// The `Host` check (loopback only, against DNS rebinding), then the token check.
     private func checkToken(_ request: Request, _ requirement: APIAuthorization.Requirement) -> Response? {
-        let host = request.head.authority
-        let extraHostFields = request.headers[values: Self.hostField].count
-        if extraHostFields > 0 || !authorization.permits(hostHeader: host, requirement: requirement) {
-            let shown = extraHostFields > 0 ? "several Host headers" : "Host '\(host ?? "")'"
-            return APIResponse.error(
-                .forbidden,
-                code: "host_not_allowed",
-                message: "\(shown) is not a loopback name or address; a daemon on loopback answers only localhost, "
-                    + "127.0.0.0/8 and [::1], and the names given with --allowed-host"
-            )
-        }
-        guard !authorization.permits(authorizationHeader: request.headers[.authorization], requirement: requirement) else { return nil }
-        var headers = HTTPFields()
-        headers[.wwwAuthenticate] = #"Bearer realm="mapctl""#
-        let message =
-            request.headers[.authorization] == nil
-            ? "this endpoint needs 'Authorization: Bearer TOKEN'; the token is in the daemon's state directory (STATE/token)"
-            : "the bearer token does not match STATE/token"
-        return APIResponse.error(.unauthorized, code: "unauthorized", message: message, headers: headers)
+        authorization.denial(of: request.head, requirement)?.response
     }
 
     /// A 503 when a change could not be written to the state database: it was not applied (live is
@@ -393,20 +368,6 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
         }
     }
 
-    static func pathSegment(_ raw: String?, what: String) throws(ControlPlaneError) -> String {
-        guard let raw, !raw.isEmpty else {
-            throw ControlPlaneError(.badRequest, code: what == "key" ? "bad_key" : "bad_name", message: "the \(what) is missing")
-        }
-        guard let decoded = PercentEncoding.decode(raw), !decoded.isEmpty else {
-            throw ControlPlaneError(
-                .badRequest,
-                code: what == "key" ? "bad_key" : "bad_name",
-                message: "the \(what) '\(raw)' is not a valid percent-encoded UTF-8 path segment"
-            )
-        }
-        return decoded
-    }
-
     struct BodyFailure: Error {
         let response: Response
     }
@@ -427,7 +388,7 @@ struct MapctlAPI<Plane: ControlPlane>: Sendable {
     }
 
     static func tooLarge(_ limit: Int) -> Response {
-        APIResponse.error(.contentTooLarge, code: "too_large", message: "the request body is over the limit of \(limit) bytes")
+        APIInput.tooLarge(limit).response
     }
 }
 

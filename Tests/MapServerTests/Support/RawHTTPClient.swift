@@ -69,10 +69,10 @@ enum RawHTTPClient {
         try await onOwnThread { try exchange(port: port, bytes: bytes, timeoutSeconds: timeoutSeconds, halfClose: halfClose) }
     }
 
-    private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int, halfClose: Bool) throws -> RawHTTPResponse {
+    /// A blocking socket connected to `port` on 127.0.0.1, with send and receive timeouts.
+    static func connect(port: Int, timeoutSeconds: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError(description: "socket: \(errno)") }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -81,9 +81,18 @@ enum RawHTTPClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw RawHTTPError(description: "connect to port \(port): errno \(errno)") }
+        guard connected == 0 else {
+            close(fd)
+            throw RawHTTPError(description: "connect to port \(port): errno \(errno)")
+        }
+        return fd
+    }
+
+    private static func exchange(port: Int, bytes: [UInt8], timeoutSeconds: Int, halfClose: Bool) throws -> RawHTTPResponse {
+        let fd = try connect(port: port, timeoutSeconds: timeoutSeconds)
+        defer { close(fd) }
 
         var offset = 0
         while offset < bytes.count {
@@ -113,6 +122,69 @@ enum RawHTTPClient {
         return response.response
     }
 
+    /// Sends raw bytes (several requests, the last one closing), reads until the server closes, and
+    /// splits what came into the answers, in order. Every answer must carry a `Content-Length`.
+    static func sendPipelined(port: Int, bytes: [UInt8], timeoutSeconds: Int = 20) async throws -> [RawHTTPResponse] {
+        try await onOwnThread {
+            let fd = try connect(port: port, timeoutSeconds: timeoutSeconds)
+            defer { close(fd) }
+            try sendAll(fd, bytes)
+            var received: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                received.append(contentsOf: chunk[..<count])
+            }
+            var responses: [RawHTTPResponse] = []
+            var rest = received[...]
+            while !rest.isEmpty {
+                guard let (response, length) = takeOne(rest) else {
+                    throw RawHTTPError(description: "an incomplete answer after \(responses.count): \(rest.count) bytes left")
+                }
+                responses.append(response)
+                rest = rest.dropFirst(length)
+            }
+            return responses
+        }
+    }
+
+    /// Reads one answer (with a `Content-Length`) from a connection kept open; `pending` holds bytes read
+    /// past the previous one. Nil when the server closed first.
+    static func readOne(_ fd: Int32, pending: inout [UInt8]) throws -> RawHTTPResponse? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let (response, length) = takeOne(pending[...]) {
+                pending.removeFirst(length)
+                return response
+            }
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            if count == 0 { return nil }
+            guard count > 0 else { throw RawHTTPError(description: "recv: errno \(errno)") }
+            pending.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw RawHTTPError(description: "send: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    /// The first whole answer in `bytes` and how many bytes it took.
+    private static func takeOne(_ bytes: ArraySlice<UInt8>) -> (RawHTTPResponse, Int)? {
+        let bytes = Array(bytes)
+        guard let parsed = parse(bytes), parsed.complete,
+            let end = bytes.indices.dropLast(3).first(where: { bytes[$0..<$0 + 4] == [13, 10, 13, 10] })
+        else { return nil }
+        return (parsed.response, end + 4 + parsed.response.body.count)
+    }
+
     private static func parse(_ bytes: [UInt8]) -> (response: RawHTTPResponse, complete: Bool)? {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
@@ -127,14 +199,15 @@ enum RawHTTPClient {
         }
         var body = Array(bytes[(end + 4)...])
         var complete = false
-        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
+        if status == 204 || status == 304 {
+            body = []  // no body, whatever follows is the next answer
+            complete = true
+        } else if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }) {
             complete = body.count >= length
             body = Array(body.prefix(length))
         } else if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased().contains("chunked") }) {
             guard let decoded = decodeChunked(body) else { return (RawHTTPResponse(status: status, headers: headers, body: body), false) }
             body = decoded
-            complete = true
-        } else if status == 204 || status == 304 {
             complete = true
         }
         return (RawHTTPResponse(status: status, headers: headers, body: body), complete)
