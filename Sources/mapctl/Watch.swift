@@ -81,6 +81,14 @@ struct Watch: AsyncParsableCommand {
     )
     var resp: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "RESP clients served at once (with --resp); past it a new connection gets '-ERR max number of clients reached' and is closed. Default: half of --max-connections' default (240 under ulimit -n 1024).",
+            valueName: "N"
+        )
+    )
+    var respMaxConnections: Int?
+
     @Option(help: ArgumentHelp("The state directory: SQLite state and the API token.", valueName: "DIR"))
     var state: String = ".mapctl"
 
@@ -219,6 +227,12 @@ struct Watch: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1, not \(maxConnections)")
         }
+        if let respMaxConnections, respMaxConnections < 1 {
+            throw ValidationError("--resp-max-connections must be at least 1, not \(respMaxConnections)")
+        }
+        if respMaxConnections != nil, resp == nil {
+            throw ValidationError("--resp-max-connections needs --resp ADDR")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("DIR '\(directory)' is not a directory")
@@ -239,7 +253,7 @@ struct Watch: AsyncParsableCommand {
             allowedHosts: allowedHosts,
             resp: try resp.map { text in
                 let (host, port) = try DaemonConfiguration.parseListenAddress(text)
-                return RESPConfiguration(host: host, port: port)
+                return RESPConfiguration(host: host, port: port, maxConnections: respMaxConnections)
             }
         )
         configuration.maxMemoryBytes = maxMemory.flatMap { DaemonConfiguration.parseByteSize($0) }

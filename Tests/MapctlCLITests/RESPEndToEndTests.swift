@@ -149,6 +149,49 @@ struct RESPEndToEndTests {
         #expect(try await restarted.client.run(["GET", "names:kept"]).stdout == "across the restart\n")
     }
 
+    @Test("Past --resp-max-connections a new client reads '-ERR max number of clients reached' and is closed; the others go on")
+    func connectionCap() async throws {
+        let schema = "name: names\nversion: 1.0.0\nkey_type: string\nvalue_type: string\n"
+        let daemon = try await RESPDaemon.start(schemas: ["names.yaml": schema], arguments: ["--resp-max-connections", "2"])
+        defer { daemon.stop() }
+        let port = daemon.port
+        let (held, refused, after) = try await onOwnThread { () throws -> ([String], String, String) in
+            // Two clients hold the two slots, each answered.
+            var fds: [Int32] = []
+            defer { fds.forEach { close($0) } }
+            var held: [String] = []
+            for _ in 0..<2 {
+                let fd = try RawSocket.connect(port: port, timeoutSeconds: 30)
+                fds.append(fd)
+                try RawSocket.sendAll(fd, Array("PING\r\n".utf8))
+                var reply = [UInt8](repeating: 0, count: 64)
+                let count = recv(fd, &reply, reply.count, 0)
+                held.append(String(decoding: reply.prefix(max(0, count)), as: UTF8.self))
+            }
+            // The third is refused and closed without sending anything.
+            let third = try RawSocket.connect(port: port, timeoutSeconds: 30)
+            defer { close(third) }
+            let refused = String(decoding: RawSocket.readToEnd(third), as: UTF8.self)
+            // A held slot still serves.
+            try RawSocket.sendAll(fds[0], Array("PING\r\n".utf8))
+            var reply = [UInt8](repeating: 0, count: 64)
+            let count = recv(fds[0], &reply, reply.count, 0)
+            return (held, refused, String(decoding: reply.prefix(max(0, count)), as: UTF8.self))
+        }
+        #expect(held == ["+PONG\r\n", "+PONG\r\n"])
+        #expect(refused == "-ERR max number of clients reached\r\n")
+        #expect(after == "+PONG\r\n")
+        // Once the held clients are gone, a new one is served.
+        var served = false
+        for _ in 0..<100 where !served {
+            served = (try? await daemon.client.run(["PING"]).stdout) == "PONG\n"
+            if !served { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(served, "slots are given back when clients close")
+        let log = daemon.daemon.process.stdoutSoFar() + daemon.daemon.process.stderrSoFar()
+        #expect(log.contains("RESP connection refused"), "the refusal is logged: \(log)")
+    }
+
     @Test("No acknowledged SET is lost across a rebuild to a new version")
     func noAcknowledgedSetLost() async throws {
         func schema(_ version: String, shards: Int) -> String {

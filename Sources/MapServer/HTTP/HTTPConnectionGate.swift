@@ -67,9 +67,16 @@ final class HTTPConnectionGate: Sendable {
     }()
 }
 
-/// The only handler of a refused connection: answers ``HTTPConnectionGate/refusal`` once active, then closes.
+/// The only handler of a refused connection: writes its answer once active (``HTTPConnectionGate/refusal``
+/// for HTTP), then closes.
 final class RefusedConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+
+    private let answer: [UInt8]
+
+    init(answer: [UInt8] = HTTPConnectionGate.refusal) {
+        self.answer = answer
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { refuse(context) }
@@ -89,7 +96,7 @@ final class RefusedConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     private func refuse(_ context: ChannelHandlerContext) {
         guard !answered else { return }
         answered = true
-        let buffer = context.channel.allocator.buffer(bytes: HTTPConnectionGate.refusal)
+        let buffer = context.channel.allocator.buffer(bytes: answer)
         context.writeAndFlush(NIOAny(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

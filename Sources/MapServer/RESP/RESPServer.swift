@@ -24,7 +24,13 @@ public final class RESPServer<Backend: RESPBackend>: Service, Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var isShuttingDown = false
+        /// Connections turned away at the cap, and when that was last logged.
+        var refused = 0
+        var lastRefusalLog: ContinuousClock.Instant?
     }
+
+    /// What a client over the cap reads before its connection is closed (Redis' words for it).
+    static var refusal: [UInt8] { Array("-ERR max number of clients reached\r\n".utf8) }
 
     public init(
         configuration: RESPConfiguration,
@@ -54,8 +60,15 @@ public final class RESPServer<Backend: RESPBackend>: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard self.register(channel) else {
+                    switch self.register(channel) {
+                    case .accepted:
+                        break
+                    case .shuttingDown:
                         channel.close(promise: nil)
+                        return
+                    case .full:
+                        // Answered and closed at once: the descriptor is held for microseconds, not queued.
+                        try channel.pipeline.syncOperations.addHandler(RefusedConnectionHandler(answer: Self.refusal))
                         return
                     }
                     let session = RESPSession(
@@ -96,20 +109,41 @@ public final class RESPServer<Backend: RESPBackend>: Service, Sendable {
         logger.debug("resp listener closed", metadata: ["connections": "\(connections.count)"])
     }
 
-    /// Records a new connection; false once shutting down.
-    private func register(_ channel: any Channel) -> Bool {
+    private enum Admission {
+        case accepted
+        case shuttingDown
+        /// At ``RESPConfiguration/effectiveMaxConnections``.
+        case full
+    }
+
+    /// Records a new connection, unless the server is shutting down or at its cap.
+    private func register(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
-        let accepted = state.withLock { state in
-            guard !state.isShuttingDown else { return false }
+        let cap = configuration.effectiveMaxConnections
+        let (admission, refusedSoFar) = state.withLock { state -> (Admission, Int?) in
+            guard !state.isShuttingDown else { return (.shuttingDown, nil) }
+            guard state.connections.count < cap else {
+                state.refused += 1
+                // A flood logs a line every 10 s, not one per connection.
+                let now = ContinuousClock.now
+                guard state.lastRefusalLog.map({ now - $0 >= .seconds(10) }) ?? true else { return (.full, nil) }
+                state.lastRefusalLog = now
+                return (.full, state.refused)
+            }
             state.connections[id] = channel
-            return true
+            return (.accepted, nil)
         }
-        if accepted {
+        if let refusedSoFar {
+            logger.warning(
+                "RESP connection refused: the listener is at its limit of clients (--resp-max-connections)",
+                metadata: ["max_connections": "\(cap)", "refused_so_far": "\(refusedSoFar)"])
+        }
+        if admission == .accepted {
             channel.closeFuture.whenComplete { [self] _ in
                 _ = state.withLock { $0.connections.removeValue(forKey: id) }
             }
         }
-        return accepted
+        return admission
     }
 
     static func text(of address: SocketAddress) -> String {
