@@ -158,7 +158,7 @@ struct RESPEndToEndTests {
         let (held, refused, after) = try await onOwnThread { () throws -> ([String], String, String) in
             // Two clients hold the two slots, each answered.
             var fds: [Int32] = []
-            defer { fds.forEach { close($0) } }
+            defer { for fd in fds { close(fd) } }
             var held: [String] = []
             for _ in 0..<2 {
                 let fd = try RawSocket.connect(port: port, timeoutSeconds: 30)
