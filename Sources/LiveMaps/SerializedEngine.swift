@@ -40,6 +40,37 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     @inlinable
     var policy: EntryPolicy { reads.policy }
 
+    /// Applies `change` at once when no writer is active: the calling thread becomes the writer, applies it
+    /// as a batch of one under the exclusive lock, with no queue entry and no allocation, then applies what
+    /// others queued meanwhile. Nil when another thread is the writer: the caller queues (``submit(_:)``).
+    ///
+    /// Linearizable as the queued path is: the write takes effect under the exclusive lock, between the
+    /// call and its return; writes queued but not yet applied have not returned, so ordering this one first
+    /// is a valid order.
+    @inlinable
+    func applyAlone<Outcome>(_ change: (FlatTable<Key, Value>, inout TableEvents) -> Outcome) -> Outcome? {
+        guard queue.isEmpty,
+            isCombining.compareExchange(expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed)
+                .exchanged
+        else { return nil }
+        var events = TableEvents()
+        let outcome = reads.withWriteLock { change(reads.table, &events) }
+        events.record(into: reads.counters)
+        drainQueue()
+        isCombining.store(false, ordering: .releasing)
+        return outcome
+    }
+
+    /// As the one writer: applies whatever is queued, batch by batch, until the queue is empty.
+    @usableFromInline
+    func drainQueue() {
+        while !queue.isEmpty {
+            let batch = queue.take(upTo: maxBatch)
+            if batch.isEmpty { return }
+            apply(batch)
+        }
+    }
+
     /// Queues `change` and returns its outcome once applied.
     @inlinable
     func submit(_ change: @escaping @Sendable (FlatTable<Key, Value>, inout TableEvents) -> WriteOutcome<Value>) -> WriteOutcome<Value> {
@@ -65,15 +96,21 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
         while !mine.isDone.load(ordering: .acquiring) {
             let batch = queue.take(upTo: maxBatch)
             if batch.isEmpty { return }
-            var events = TableEvents()
-            reads.withWriteLock {
-                for pending in batch {
-                    pending.outcome = pending.change(reads.table, &events)
-                }
-            }
-            for pending in batch { pending.isDone.store(true, ordering: .releasing) }
-            events.record(into: reads.counters)
+            apply(batch)
         }
+    }
+
+    /// Applies one batch under one exclusive acquisition and releases its writers.
+    @usableFromInline
+    func apply(_ batch: [PendingWrite<Key, Value>]) {
+        var events = TableEvents()
+        reads.withWriteLock {
+            for pending in batch {
+                pending.outcome = pending.change(reads.table, &events)
+            }
+        }
+        for pending in batch { pending.isDone.store(true, ordering: .releasing) }
+        events.record(into: reads.counters)
     }
 
     @inlinable
@@ -85,6 +122,11 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     @inlinable
     func put(_ key: Key, hash: UInt64, value: Value, size: Int, now: UInt64) -> Bool {
         let policy = self.policy
+        if let stored = applyAlone({ table, events in
+            table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events)
+        }) {
+            return stored
+        }
         let outcome = submit { table, events in
             table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events) ? .applied : .full
         }
@@ -95,6 +137,9 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     @inlinable
     func delete(_ key: Key, hash: UInt64, now: UInt64) -> Value? {
         let policy = self.policy
+        if let removed = applyAlone({ table, events in table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events) }) {
+            return removed
+        }
         let outcome = submit { table, events in
             .removed(table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events))
         }
@@ -107,6 +152,11 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
         _ key: Key, hash: UInt64, now: UInt64, matches: @escaping @Sendable (Value?) -> Bool, new: Value?, size: Int
     ) -> WriteOutcome<Value> {
         let policy = self.policy
+        if let outcome = applyAlone({ table, events in
+            table.policyCompareAndSet(key, hash: hash, now: now, policy: policy, events: &events, matches: matches, new: new, size: size)
+        }) {
+            return outcome
+        }
         return submit { table, events in
             table.policyCompareAndSet(key, hash: hash, now: now, policy: policy, events: &events, matches: matches, new: new, size: size)
         }
@@ -141,10 +191,18 @@ final class WriteQueue<Key: Hashable & Sendable, Value: Sendable>: @unchecked Se
     @usableFromInline
     init() {}
 
+    /// Writes queued and not yet taken.
+    @usableFromInline let queued = Atomic<Int>(0)
+
+    /// No write is waiting: a relaxed hint (a write queued a moment later finds a writer, or becomes one).
+    @inlinable
+    var isEmpty: Bool { queued.load(ordering: .relaxed) == 0 }
+
     @inlinable
     func append(_ item: PendingWrite<Key, Value>) {
         lock.lock()
         items.append(item)
+        queued.store(items.count, ordering: .relaxed)
         lock.unlock()
     }
 
@@ -152,7 +210,10 @@ final class WriteQueue<Key: Hashable & Sendable, Value: Sendable>: @unchecked Se
     @usableFromInline
     func take(upTo limit: Int) -> [PendingWrite<Key, Value>] {
         lock.lock()
-        defer { lock.unlock() }
+        defer {
+            queued.store(items.count, ordering: .relaxed)
+            lock.unlock()
+        }
         if items.count <= limit {
             defer { items.removeAll(keepingCapacity: true) }
             return items
