@@ -66,34 +66,27 @@ struct EntryFastPathTests {
 
     @Test("every entry answer is the router's: status, fields and body")
     func answersAsTheRouterDoes() async throws {
-        let fast = try await Daemons.start(fastPath: true)
-        let routed = try await Daemons.start(fastPath: false)
-        do {
-            var statuses: Set<Int> = []
-            for probe in Self.probes {
-                let viaFast = try await RawHTTPClient.send(port: fast.daemon.port, bytes: probe.bytes)
-                let viaRouter = try await RawHTTPClient.send(port: routed.daemon.port, bytes: probe.bytes)
-                #expect(viaFast.status == viaRouter.status, "\(probe)")
-                #expect(viaFast.text == viaRouter.text, "\(probe)")
-                #expect(Self.fields(viaFast) == Self.fields(viaRouter), "\(probe)")
-                #expect(viaFast.header("date") != nil && viaFast.header("server") == "mapctl", "\(probe)")
-                statuses.insert(viaFast.status)
+        try await Daemons.with(fastPath: true) { fast in
+            try await Daemons.with(fastPath: false) { routed in
+                var statuses: Set<Int> = []
+                for probe in Self.probes {
+                    let viaFast = try await RawHTTPClient.send(port: fast.daemon.port, bytes: probe.bytes)
+                    let viaRouter = try await RawHTTPClient.send(port: routed.daemon.port, bytes: probe.bytes)
+                    #expect(viaFast.status == viaRouter.status, "\(probe)")
+                    #expect(viaFast.text == viaRouter.text, "\(probe)")
+                    #expect(Self.fields(viaFast) == Self.fields(viaRouter), "\(probe)")
+                    #expect(viaFast.header("date") != nil && viaFast.header("server") == "mapctl", "\(probe)")
+                    statuses.insert(viaFast.status)
+                }
+                // The probes cover every kind of answer the fast path gives.
+                #expect(statuses == [200, 204, 400, 403, 404, 413])
             }
-            // The probes cover every kind of answer the fast path gives.
-            #expect(statuses == [200, 204, 400, 403, 404, 413])
-        } catch {
-            try? await fast.stop()
-            try? await routed.stop()
-            throw error
         }
-        try await fast.stop()
-        try await routed.stop()
     }
 
     @Test("pipelined requests are answered in order, those handed to the router among them")
     func pipelinedAnswersKeepTheirOrder() async throws {
-        let running = try await Daemons.start(fastPath: true)
-        do {
+        try await Daemons.with(fastPath: true) { running in
             let port = running.daemon.port
             for index in 0..<40 {
                 let put = try await running.daemon.request("PUT", "/v1/maps/users/entries/k\(index)", body: #"{"n":\#(index)}"#)
@@ -121,17 +114,12 @@ struct EntryFastPathTests {
                 #expect(answer.status == want.status, "\(answer)")
                 if let body = want.body { #expect(answer.text == body) }
             }
-        } catch {
-            try? await running.stop()
-            throw error
         }
-        try await running.stop()
     }
 
     @Test("answers of the fast path are counted in mapctl_http_requests_total under the entry route")
     func answersAreCounted() async throws {
-        let running = try await Daemons.start(fastPath: true)
-        do {
+        try await Daemons.with(fastPath: true) { running in
             _ = try await running.daemon.request("PUT", "/v1/maps/users/entries/a", body: "1")
             for _ in 0..<5 { _ = try await running.daemon.request("GET", "/v1/maps/users/entries/a") }
             for _ in 0..<3 { _ = try await running.daemon.request("GET", "/v1/maps/users/entries/missing") }
@@ -140,41 +128,34 @@ struct EntryFastPathTests {
             #expect(metrics.text.contains(#"mapctl_http_requests_total{method="GET",\#(route),status="200"} 5"#), "\(metrics.text)")
             #expect(metrics.text.contains(#"mapctl_http_requests_total{method="GET",\#(route),status="404"} 3"#))
             #expect(metrics.text.contains(#"mapctl_http_requests_total{method="PUT",\#(route),status="204"} 1"#))
-        } catch {
-            try? await running.stop()
-            throw error
         }
-        try await running.stop()
     }
 
     @Test("a connection busy with entry requests outlives the idle timeout; an idle one does not")
     func idleTimeoutSeesTheFastPath() async throws {
-        let running = try await Daemons.start(fastPath: true) { $0.http.idleTimeout = .seconds(1) }
-        do {
-            let port = running.daemon.port
-            _ = try await running.daemon.request("PUT", "/v1/maps/users/entries/a", body: "1")
-            let (answered, closedWhenIdle) = try await onOwnThread {
-                let fd = try RawHTTPClient.connect(port: port, timeoutSeconds: 10)
-                defer { close(fd) }
-                var pending: [UInt8] = []
-                var answered = 0
-                let start = ContinuousClock.now
-                while ContinuousClock.now - start < .milliseconds(2500) {
-                    try RawHTTPClient.sendAll(fd, Array("GET /v1/maps/users/entries/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
-                    guard let answer = try RawHTTPClient.readOne(fd, pending: &pending), answer.status == 200 else { break }
-                    answered += 1
-                    Thread.sleep(forTimeInterval: 0.3)
+        try await Daemons.with(
+            fastPath: true, configure: { $0.http.idleTimeout = .seconds(1) },
+            { running in
+                let port = running.daemon.port
+                _ = try await running.daemon.request("PUT", "/v1/maps/users/entries/a", body: "1")
+                let (answered, closedWhenIdle) = try await onOwnThread {
+                    let fd = try RawHTTPClient.connect(port: port, timeoutSeconds: 10)
+                    defer { close(fd) }
+                    var pending: [UInt8] = []
+                    var answered = 0
+                    let start = ContinuousClock.now
+                    while ContinuousClock.now - start < .milliseconds(2500) {
+                        try RawHTTPClient.sendAll(fd, Array("GET /v1/maps/users/entries/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                        guard let answer = try RawHTTPClient.readOne(fd, pending: &pending), answer.status == 200 else { break }
+                        answered += 1
+                        Thread.sleep(forTimeInterval: 0.3)
+                    }
+                    let closed = try RawHTTPClient.readOne(fd, pending: &pending) == nil
+                    return (answered, closed)
                 }
-                let closed = try RawHTTPClient.readOne(fd, pending: &pending) == nil
-                return (answered, closed)
-            }
-            #expect(answered >= 6, "the connection was closed after \(answered) answers, 0.3 s apart, with a 1 s idle timeout")
-            #expect(closedWhenIdle, "an idle connection is closed")
-        } catch {
-            try? await running.stop()
-            throw error
-        }
-        try await running.stop()
+                #expect(answered >= 6, "the connection was closed after \(answered) answers, 0.3 s apart, with a 1 s idle timeout")
+                #expect(closedWhenIdle, "an idle connection is closed")
+            })
     }
 
     /// The fields of an answer, Date aside, as a sorted list of lowercased names and values.
@@ -214,6 +195,20 @@ struct EntryFastPathTests {
 
         func stop() async throws {
             try await daemon.stop()
+        }
+
+        /// Runs `body` against a daemon started for it, and stops the daemon whatever `body` does.
+        static func with(
+            fastPath: Bool, configure: (inout DaemonConfiguration) -> Void = { _ in }, _ body: (Daemons) async throws -> Void
+        ) async throws {
+            let running = try await start(fastPath: fastPath, configure: configure)
+            do {
+                try await body(running)
+            } catch {
+                try? await running.stop()
+                throw error
+            }
+            try await running.stop()
         }
     }
 }
