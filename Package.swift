@@ -64,9 +64,12 @@ let package = Package(
         // values, ttl, capacity, counters.
         .target(
             name: "LiveMaps",
-            dependencies: ["MapSchema"],
+            dependencies: ["MapSchema", "CThreadSlot"],
             swiftSettings: strict
         ),
+        // The calling thread's counter slot in a C thread-local (Swift has none): one load per map
+        // operation where pthread_getspecific was a call into libc.
+        .target(name: "CThreadSlot"),
         // Health checks and decisions as pure state machines with an injected
         // clock: rollout analysis and the circuit breaker.
         .target(

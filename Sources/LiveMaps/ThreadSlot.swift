@@ -1,3 +1,4 @@
+import CThreadSlot
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,6 +15,11 @@ import Synchronization
 /// stable one: the bench's two threads either always collide or never). With a slot of its own a thread
 /// writes its counters with plain loads and stores, not atomic read-modify-writes. Threads beyond 64 at
 /// once get ``ThreadSlot/shared`` and count with atomic adds.
+///
+/// The slot is read from a C thread-local (`CThreadSlot`), one load relative to the thread pointer, not
+/// from `pthread_getspecific`: that call into libc on every operation cost counted lookups of a 1M-key
+/// map 40 % (counters on at 0.58 of off; 0.90 with the thread-local; BENCHMARKS.md, "Live maps"). The
+/// pthread key stays, for its destructor: it gives the slot back when the thread exits.
 @usableFromInline
 enum ThreadSlot {
     /// Slots a thread can own.
@@ -21,13 +27,16 @@ enum ThreadSlot {
     /// The slot of threads that could not claim one; shared, so written with atomic adds.
     @usableFromInline static let shared = 64
 
-    /// The process-wide key whose per-thread value is the thread's slot + 1 (0: none claimed yet).
+    /// The process-wide key whose per-thread value is the thread's slot + 1, set when the slot is claimed,
+    /// so that its destructor gives the slot back at thread exit.
     @usableFromInline static let key: pthread_key_t = {
         var key = pthread_key_t()
         let status = pthread_key_create(&key) { value in
             // Runs on the exiting thread: its last counter stores happen before this release, and the
             // next claimer acquires the bit, so it sees them (and ThreadSanitizer sees the order).
             guard let value else { return }
+            // Operations that other keys' destructors still run on this thread claim a slot anew.
+            mapctl_thread_slot_set(0)
             let slot = Int(bitPattern: value) - 1
             if slot >= 0, slot < ThreadSlot.owned {
                 _ = claimed.bitwiseAnd(~(UInt64(1) << UInt64(slot)), ordering: .releasing)
@@ -43,7 +52,8 @@ enum ThreadSlot {
     /// The calling thread's slot, claiming one on its first call.
     @inlinable
     static func current(key: pthread_key_t) -> Int {
-        if let value = pthread_getspecific(key) { return Int(bitPattern: value) - 1 }
+        let value = mapctl_thread_slot_get()
+        if value != 0 { return value &- 1 }
         return claim(key: key)
     }
 
@@ -61,6 +71,8 @@ enum ThreadSlot {
             }
             bits = original
         }
+        // The thread-local answers every later call; the key's value only runs the destructor at exit.
+        mapctl_thread_slot_set(slot + 1)
         pthread_setspecific(key, UnsafeRawPointer(bitPattern: slot + 1))
         return slot
     }
