@@ -1,3 +1,4 @@
+import LiveMaps
 import Synchronization
 
 #if canImport(Glibc)
@@ -17,8 +18,9 @@ import Synchronization
 ///   until each stripe's readers have been seen at zero once, after which no reader can still hold the
 ///   old routing (a reader that counted itself after the publication loads the new one).
 ///
-/// Threads pick a stripe by a hash of their id, so two threads rarely share a line; when they do, the
-/// counts stay correct and only cost a shared cache line.
+/// Threads pick a stripe by their ``ThreadSlot`` (one load of a thread-local; a hash of `pthread_self()`
+/// was a call into libc per operation, and put two threads on one stripe one time in 16), so up to 16
+/// threads never share a line; when more do, the counts stay correct and only cost a shared cache line.
 @usableFromInline
 package final class ThreadStripes: @unchecked Sendable {
     // @unchecked Sendable is sound: `cells` is allocated once in init, never reallocated, and freed only
@@ -47,13 +49,7 @@ package final class ThreadStripes: @unchecked Sendable {
     /// The calling thread's stripe (an index into the cells).
     @inlinable
     package static func currentStripe() -> Int {
-        #if canImport(Darwin)
-            let id = UInt64(UInt(bitPattern: pthread_self()))
-        #else
-            let id = UInt64(pthread_self())
-        #endif
-        let stripe = Int(truncatingIfNeeded: (id &* 0x9E37_79B9_7F4A_7C15) >> 40) & (stripeCount - 1)
-        return stripe &* cellsPerStripe
+        (ThreadSlot.current() & (stripeCount - 1)) &* cellsPerStripe
     }
 
     // MARK: - Readers

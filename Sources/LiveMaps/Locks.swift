@@ -88,18 +88,16 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @usableFromInline static let spacing = 16  // 16 × 8 bytes = 128 bytes
 
     @usableFromInline let cells: InlineArray<128, Atomic<Int>>
-    @usableFromInline let slotKey: pthread_key_t
 
     @inlinable
     init() {
         cells = InlineArray { _ in Atomic<Int>(0) }
-        slotKey = ThreadSlot.key
     }
 
     /// The calling thread's stripe: from its ``ThreadSlot``, so that up to 8 threads never share one
     /// (a hash of the thread id made two threads share a stripe one time in eight, for good).
     @inlinable
-    func currentStripe() -> Int { (ThreadSlot.current(key: slotKey) & (Self.stripes - 1)) &* Self.spacing }
+    func currentStripe() -> Int { (ThreadSlot.current() & (Self.stripes - 1)) &* Self.spacing }
 
     /// Announces a reader; sequentially consistent so that a writer's later scan sees it.
     @inlinable

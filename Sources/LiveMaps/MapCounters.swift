@@ -83,7 +83,6 @@ public final class MapCounters: Sendable {
     /// Incremented by every ``snapshot()``: it renews each thread's adaptive sampling budget.
     @usableFromInline let epoch = Atomic<UInt64>(0)
     @usableFromInline let sampleMask: UInt64
-    @usableFromInline let slotKey: pthread_key_t
 
     /// - Parameter latencySampleInterval: time one operation in this many (rounded up to a power of two),
     ///   plus ``adaptiveSamples`` per thread after each snapshot; 1 times all.
@@ -92,7 +91,6 @@ public final class MapCounters: Sendable {
         while interval < UInt64(max(1, latencySampleInterval)) { interval <<= 1 }
         sampleMask = interval - 1
         blocks = InlineArray { _ in Atomic<UInt>(0) }
-        slotKey = ThreadSlot.key
     }
 
     deinit {
@@ -126,7 +124,7 @@ public final class MapCounters: Sendable {
     /// The calling thread's block (created on its first operation) and whether the thread owns it alone.
     @inlinable
     func currentBlock() -> (block: Unmanaged<CounterBlock>, exclusive: Bool) {
-        let slot = ThreadSlot.current(key: slotKey)
+        let slot = ThreadSlot.current()
         var bits = blocks[slot].load(ordering: .acquiring)
         if bits == 0 { bits = makeBlock(slot) }
         return (Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped), slot != ThreadSlot.shared)

@@ -21,15 +21,15 @@ import Synchronization
 /// map 40 % (counters on at 0.58 of off; 0.90 with the thread-local; BENCHMARKS.md, "Live maps"). The
 /// pthread key stays, for its destructor: it gives the slot back when the thread exits.
 @usableFromInline
-enum ThreadSlot {
+package enum ThreadSlot {
     /// Slots a thread can own.
-    @usableFromInline static let owned = 64
+    @usableFromInline package static let owned = 64
     /// The slot of threads that could not claim one; shared, so written with atomic adds.
     @usableFromInline static let shared = 64
 
     /// The process-wide key whose per-thread value is the thread's slot + 1, set when the slot is claimed,
     /// so that its destructor gives the slot back at thread exit.
-    @usableFromInline static let key: pthread_key_t = {
+    static let key: pthread_key_t = {
         var key = pthread_key_t()
         let status = pthread_key_create(&key) { value in
             // Runs on the exiting thread: its last counter stores happen before this release, and the
@@ -51,14 +51,14 @@ enum ThreadSlot {
 
     /// The calling thread's slot, claiming one on its first call.
     @inlinable
-    static func current(key: pthread_key_t) -> Int {
+    package static func current() -> Int {
         let value = mapctl_thread_slot_get()
         if value != 0 { return value &- 1 }
-        return claim(key: key)
+        return claim()
     }
 
     @usableFromInline
-    static func claim(key: pthread_key_t) -> Int {
+    static func claim() -> Int {
         var bits = claimed.load(ordering: .relaxed)
         var slot = shared
         while bits != .max {
