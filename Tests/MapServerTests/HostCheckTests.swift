@@ -86,4 +86,52 @@ import Testing
         #expect(!HostAllowList().permits(hostHeader: "0x7f.0.0.1"))
         #expect(HostAllowList().permits(hostHeader: nil), "HTTP/1.0 without Host: browsers always send one")
     }
+
+    /// The byte-level shortcut for plain loopback values only ever accepts what the full parse accepts, and
+    /// takes the values local clients send.
+    @Test func thePlainLoopbackShortcutAcceptsOnlyWhatTheFullParseAccepts() {
+        let list = HostAllowList()
+        for value in ["127.0.0.1", "127.0.0.1:8080", "127.1.2.3:", "127.255.255.255:1", "localhost", "localhost:17468", "127.000.0.01"] {
+            #expect(HostAllowList.isPlainLoopback(value), "\(value)")
+        }
+        for value in [
+            "", ":80", "127.0.0.1.", "127.0.0.256", "127.0.0", "127.0.0.1.1", "128.0.0.1", "0127.0.0.1", "127..0.1", "127.0.0.1:8a",
+            "127.0.0.1:80:90", " 127.0.0.1", "LOCALHOST", "localhost.", "[::1]:80", "127.0.0.1\r", "127.0.0.1/x", "localhost@x",
+        ] {
+            #expect(!HostAllowList.isPlainLoopback(value), "\(value)")
+        }
+        // Random values near the accepted forms (dotted quads with octets up to 300, ports, one character
+        // replaced or inserted) and over the characters that matter: whatever the shortcut accepts, the full
+        // parse accepts too.
+        let alphabet = Array("0123456789.:127loca hst[]@/\t")
+        var random = SystemRandomNumberGenerator()
+        var accepted = 0
+        for _ in 0..<100_000 {
+            var value: [Character]
+            if Bool.random(using: &random) {
+                let octets = (0..<3).map { _ in String(Int.random(in: 0...300, using: &random)) }
+                var text = "127." + octets.joined(separator: ".")
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: text += ":\(Int.random(in: 0...99_999, using: &random))"
+                case 1: text += ":"
+                default: break
+                }
+                value = Array(text)
+                if Int.random(in: 0..<3, using: &random) == 0 {
+                    let position = Int.random(in: 0...value.count, using: &random)
+                    let character = alphabet.randomElement(using: &random)!
+                    if position < value.count, Bool.random(using: &random) { value[position] = character } else { value.insert(character, at: position) }
+                }
+            } else {
+                value = (0..<Int.random(in: 0..<16, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+            }
+            let text = String(value)
+            if HostAllowList.isPlainLoopback(text) {
+                accepted += 1
+                #expect(HostAllowList.hostName(ofHeader: text).map(APIAuthorization.isLoopback) == true, "\(text)")
+                #expect(list.permits(hostHeader: text), "\(text)")
+            }
+        }
+        #expect(accepted > 5_000)
+    }
 }
