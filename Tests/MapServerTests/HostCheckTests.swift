@@ -120,7 +120,11 @@ import Testing
                 if Int.random(in: 0..<3, using: &random) == 0 {
                     let position = Int.random(in: 0...value.count, using: &random)
                     let character = alphabet.randomElement(using: &random)!
-                    if position < value.count, Bool.random(using: &random) { value[position] = character } else { value.insert(character, at: position) }
+                    if position < value.count, Bool.random(using: &random) {
+                        value[position] = character
+                    } else {
+                        value.insert(character, at: position)
+                    }
                 }
             } else {
                 value = (0..<Int.random(in: 0..<16, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
