@@ -1,11 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The kinds of operation a map counts.
 public enum OpKind: String, Sendable, Hashable, CaseIterable {
     case get

@@ -23,7 +23,7 @@ import Synchronization
 @usableFromInline
 package enum ThreadSlot {
     /// Slots a thread can own.
-    @usableFromInline package static let owned = 64
+    @usableFromInline static let owned = 64
     /// The slot of threads that could not claim one; shared, so written with atomic adds.
     @usableFromInline static let shared = 64
 

@@ -28,7 +28,7 @@ public struct HostAllowList: Sendable, Hashable {
     /// Whether `value` is `localhost` or a dotted 127.0.0.0/8 address, with an optional `:port`, in plain
     /// ASCII: what nearly every local client sends. Decided on the bytes, with no `String` processing (the
     /// full parse below was 29 % of an entry GET's answer on the fast path); everything it accepts, the
-    /// full parse accepts too (`HostAllowListTests`), and anything else goes on to the full parse.
+    /// full parse accepts too (`HostCheckTests`), and anything else goes on to the full parse.
     static func isPlainLoopback(_ value: String) -> Bool {
         var value = value
         return value.withUTF8 { bytes in
