@@ -11,16 +11,19 @@ import Synchronization
 @usableFromInline
 struct Backoff {
     @usableFromInline var round = 0
+    @usableFromInline let spinRounds: Int
 
+    /// - Parameter spinRounds: rounds that spin (up to 64 steps each) before the waiter yields; a
+    ///   waiter whose wait is known to be short (a write handed to a combining thread) spins longer.
     @inlinable
-    init() {}
+    init(spinRounds: Int = 16) { self.spinRounds = spinRounds }
 
     @inlinable
     mutating func wait() {
         round &+= 1
-        if round < 16 {
+        if round < spinRounds {
             for _ in 0..<(1 << min(round, 6)) { spinHint() }
-        } else if round < 64 {
+        } else if round < spinRounds &+ 48 {
             sched_yield()
         } else {
             usleep(50)
@@ -59,6 +62,13 @@ struct SpinLock: ~Copyable, Sendable {
         }
         lockSlow()
         return true
+    }
+
+    /// Acquires the lock if it is free, without waiting.
+    @inlinable
+    func tryLock() -> Bool {
+        state.load(ordering: .relaxed) == 0
+            && state.compareExchange(expected: 0, desired: 1, successOrdering: .acquiring, failureOrdering: .relaxed).exchanged
     }
 
     @usableFromInline
@@ -167,15 +177,25 @@ struct StripedRWLock: ~Copyable, Sendable {
     /// Enters as the only writer; returns whether it waited.
     @inlinable
     func writeLock() -> Bool {
-        var contended = writerLock.lock()
-        writerFlag.store(1, ordering: .sequentiallyConsistent)
-        if readers.waitUntilEmpty() { contended = true }
-        return contended
+        let contended = writerLock.lock()
+        return excludeReaders() || contended
     }
 
     @inlinable
     func writeUnlock() {
-        writerFlag.store(0, ordering: .releasing)
+        readmitReaders()
         writerLock.unlock()
     }
+
+    /// For the holder of `writerLock`: raises the writer flag and waits until the readers have left, after
+    /// which it has the table alone; returns whether it waited. ``readmitReaders()`` ends it.
+    @inlinable
+    func excludeReaders() -> Bool {
+        writerFlag.store(1, ordering: .sequentiallyConsistent)
+        return readers.waitUntilEmpty()
+    }
+
+    /// For the holder of `writerLock`: lets readers in again (and keeps `writerLock`).
+    @inlinable
+    func readmitReaders() { writerFlag.store(0, ordering: .releasing) }
 }

@@ -1,35 +1,50 @@
 import Synchronization
 
-/// One queued write of the `serialized` strategy, completed by whichever thread applies its batch.
+/// One write of the `serialized` strategy, as the writing thread hands it to whichever thread applies it.
 @usableFromInline
-final class PendingWrite<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    // @unchecked: `outcome` is written once, by the combining thread, before its releasing store of
-    // `isDone`; the submitting thread reads it only after an acquiring load of `isDone` returned true.
-    // `change` is immutable and @Sendable.
-    @usableFromInline let change: @Sendable (FlatTable<Key, Value>, inout TableEvents) -> WriteOutcome<Value>
-    @usableFromInline let isDone = Atomic<Bool>(false)
+enum SerializedWrite<Key: Hashable & Sendable, Value: Sendable> {
+    case put(Key, hash: UInt64, value: Value, size: Int, now: UInt64)
+    case delete(Key, hash: UInt64, now: UInt64)
+    case compareAndSet(Key, hash: UInt64, now: UInt64, matches: @Sendable (Value?) -> Bool, new: Value?, size: Int)
+}
+
+/// A published write and, once a combiner has applied it, its outcome. It lives on the waiting
+/// thread's stack; ``CombiningSlots`` carries its address.
+@usableFromInline
+struct WriteRequest<Key: Hashable & Sendable, Value: Sendable> {
+    @usableFromInline let write: SerializedWrite<Key, Value>
     @usableFromInline var outcome: WriteOutcome<Value> = .applied
 
     @inlinable
-    init(_ change: @escaping @Sendable (FlatTable<Key, Value>, inout TableEvents) -> WriteOutcome<Value>) {
-        self.change = change
-    }
+    init(_ write: SerializedWrite<Key, Value>) { self.write = write }
 }
 
-/// The `serialized` strategy: writes are queued and applied in batches by one writer at a time.
+/// The `serialized` strategy: writes are applied in batches by one writer at a time.
 ///
-/// There is no dedicated writer thread to start or stop: writers enqueue and then either wait or, when
-/// nobody is applying, become the writer themselves (flat combining) and apply up to `batch.max_size`
-/// queued writes under one exclusive acquisition of the table's lock. A write returns when its batch has
-/// been applied. A batch is taken as soon as a writer is free, so no write waits for `batch.max_delay`
-/// to pass; `max_delay` is an upper bound that this design never needs. Reads share the lock as in `rwlock`.
+/// There is no dedicated writer thread to start or stop. The writer's role is the table lock's writer
+/// lock. A writer that takes it (flat combining) excludes the readers and applies its own write, then up
+/// to `batch.max_size` − 1 writes that others published meanwhile; further published writes follow in
+/// batches of `batch.max_size`, the readers let in between. A writer that finds the role taken publishes
+/// its write in a ``CombiningSlots`` slot (no allocation: the request stays on its stack) and waits until
+/// it is applied, taking the role itself if it falls free first. A write returns when it has been
+/// applied. A batch is taken as soon as a writer is free, so no write waits for `batch.max_delay` to
+/// pass; `max_delay` is an upper bound that this design never needs. Reads share the lock as in `rwlock`.
+///
+/// Before this design (2026-12-03) a contended write allocated a queue entry and a closure, queued them
+/// behind a spin lock and slept in `sched_yield`: at 2 threads `serialized` wrote at 0.20–0.34 of Go's
+/// Mutex map (BENCHMARKS.md, "Live maps").
+///
+/// Linearizable: every write takes effect under the exclusive lock, between its call and its return.
 @usableFromInline
 final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine, @unchecked Sendable {
-    // @unchecked: reads and the table go through `reads` (see RWLockEngine's proof): batches are applied
-    // under its exclusive lock. `queue` guards itself; `isCombining` is atomic; the rest is immutable.
+    // @unchecked: reads and the table go through `reads` (see RWLockEngine's proof): writes are applied
+    // by the one thread that holds its writer lock, with the readers excluded. A published request is written
+    // by its thread before the releasing claim of its slot and read by the combiner after an acquiring
+    // load of the slot; the combiner writes its outcome before the releasing store that frees the slot,
+    // and the waiter reads it after an acquiring load sees the slot freed. The waiter does not return (so
+    // the request's stack frame lives) until then. The rest is immutable.
     @usableFromInline let reads: RWLockEngine<Key, Value>
-    @usableFromInline let queue = WriteQueue<Key, Value>()
-    @usableFromInline let isCombining = Atomic<Bool>(false)
+    @usableFromInline let slots = CombiningSlots()
     @usableFromInline let maxBatch: Int
 
     init(policy: EntryPolicy, hasher: KeyHasher, minimumCapacity: Int, batch: Int, counters: MapCounters?) {
@@ -40,77 +55,109 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     @inlinable
     var policy: EntryPolicy { reads.policy }
 
-    /// Applies `change` at once when no writer is active: the calling thread becomes the writer, applies it
-    /// as a batch of one under the exclusive lock, with no queue entry and no allocation, then applies what
-    /// others queued meanwhile. Nil when another thread is the writer: the caller queues (``submit(_:)``).
+    /// Applies `write` and returns its outcome once applied: at once, as the writer, when no other thread
+    /// is one; else published for the writer.
     ///
-    /// Linearizable as the queued path is: the write takes effect under the exclusive lock, between the
-    /// call and its return; writes queued but not yet applied have not returned, so ordering this one first
-    /// is a valid order.
     @inlinable
-    func applyAlone<Outcome>(_ change: (FlatTable<Key, Value>, inout TableEvents) -> Outcome) -> Outcome? {
-        guard queue.isEmpty,
-            isCombining.compareExchange(expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed)
-                .exchanged
-        else { return nil }
+    func perform(_ write: SerializedWrite<Key, Value>) -> WriteOutcome<Value> {
+        guard reads.lock.writerLock.tryLock() else { return publish(write) }
         var events = TableEvents()
-        let outcome = reads.withWriteLock { change(reads.table, &events) }
+        if reads.lock.excludeReaders() { reads.counters?.countContention() }
+        let outcome = apply(write, &events)
+        if slots.hasPending { applyPublished(limit: maxBatch &- 1, &events) }
+        reads.lock.readmitReaders()
+        if slots.hasPending { combinePublished() }
+        reads.lock.writerLock.unlock()
         events.record(into: reads.counters)
-        drainQueue()
-        isCombining.store(false, ordering: .releasing)
         return outcome
     }
 
-    /// As the one writer: applies whatever is queued, batch by batch, until the queue is empty.
-    @usableFromInline
-    func drainQueue() {
-        while !queue.isEmpty {
-            let batch = queue.take(upTo: maxBatch)
-            if batch.isEmpty { return }
-            apply(batch)
-        }
-    }
-
-    /// Queues `change` and returns its outcome once applied.
+    /// Publishes `write` in the thread's slot and waits until a writer has applied it; becomes the writer
+    /// whenever the role is free. Counted as contention: the write waited for another.
     @inlinable
-    func submit(_ change: @escaping @Sendable (FlatTable<Key, Value>, inout TableEvents) -> WriteOutcome<Value>) -> WriteOutcome<Value> {
-        let pending = PendingWrite(change)
-        queue.append(pending)
-        var backoff = Backoff()
-        while !pending.isDone.load(ordering: .acquiring) {
-            if isCombining.compareExchange(expected: false, desired: true, successOrdering: .acquiring, failureOrdering: .relaxed)
-                .exchanged
-            {
-                combine(until: pending)
-                isCombining.store(false, ordering: .releasing)
-            } else {
-                backoff.wait()
+    func publish(_ write: SerializedWrite<Key, Value>) -> WriteOutcome<Value> {
+        reads.counters?.countContention()
+        var request = WriteRequest(write)
+        return withUnsafeMutablePointer(to: &request) { pointer in
+            let slot = CombiningSlots.current()
+            let address = UInt(bitPattern: pointer)
+            var backoff = Backoff()
+            while !slots.claim(slot, address) {
+                // Another thread's request holds the slot: serve it, or wait for its writer.
+                if reads.lock.writerLock.tryLock() {
+                    combinePublished()
+                    reads.lock.writerLock.unlock()
+                } else {
+                    backoff.wait()
+                }
             }
+            slots.announce(slot)
+            // A combiner serves a published write within about two writes' time: spin through that.
+            backoff = Backoff(spinRounds: 64)
+            while slots.holds(slot, address) {
+                if reads.lock.writerLock.tryLock() {
+                    combinePublished()
+                    reads.lock.writerLock.unlock()
+                } else {
+                    backoff.wait()
+                }
+            }
+            return pointer.pointee.outcome
         }
-        return pending.outcome
     }
 
-    /// As the one writer: applies queued batches until `mine` has been applied.
-    @usableFromInline
-    func combine(until mine: PendingWrite<Key, Value>) {
-        while !mine.isDone.load(ordering: .acquiring) {
-            let batch = queue.take(upTo: maxBatch)
-            if batch.isEmpty { return }
-            apply(batch)
+    /// As the writer (holding the writer lock): applies the published writes, `maxBatch` under each
+    /// exclusion of the readers, in a bounded number of passes (a writer that never stops finding work
+    /// would never return).
+    @inlinable
+    func combinePublished() {
+        for _ in 0..<4 {
+            guard slots.hasPending else { return }
+            var events = TableEvents()
+            if reads.lock.excludeReaders() { reads.counters?.countContention() }
+            applyPublished(limit: maxBatch, &events)
+            reads.lock.readmitReaders()
+            events.record(into: reads.counters)
         }
     }
 
-    /// Applies one batch under one exclusive acquisition and releases its writers.
-    @usableFromInline
-    func apply(_ batch: [PendingWrite<Key, Value>]) {
-        var events = TableEvents()
-        reads.withWriteLock {
-            for pending in batch {
-                pending.outcome = pending.change(reads.table, &events)
-            }
+    /// Applies up to `limit` published writes and frees their slots; the caller has the table alone.
+    @inlinable
+    func applyPublished(limit: Int, _ events: inout TableEvents) {
+        guard limit > 0 else { return }
+        var taken = slots.takePending()
+        var batch: UInt = 0
+        var size = 0
+        while taken != 0, size < limit {
+            let lowest = taken & (0 &- taken)
+            batch |= lowest
+            taken &= ~lowest
+            size &+= 1
         }
-        for pending in batch { pending.isDone.store(true, ordering: .releasing) }
-        events.record(into: reads.counters)
+        if taken != 0 { slots.restore(taken) }
+        var bits = batch
+        while bits != 0 {
+            let slot = bits.trailingZeroBitCount
+            bits &= bits &- 1
+            let request = UnsafeMutablePointer<WriteRequest<Key, Value>>(bitPattern: slots.request(slot)).unsafelyUnwrapped
+            request.pointee.outcome = apply(request.pointee.write, &events)
+            slots.serve(slot)
+        }
+    }
+
+    /// Applies one write to the table; the caller holds the exclusive lock.
+    @inlinable
+    func apply(_ write: SerializedWrite<Key, Value>, _ events: inout TableEvents) -> WriteOutcome<Value> {
+        let table = reads.table
+        switch write {
+        case .put(let key, let hash, let value, let size, let now):
+            return table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events) ? .applied : .full
+        case .delete(let key, let hash, let now):
+            return .removed(table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events))
+        case .compareAndSet(let key, let hash, let now, let matches, let new, let size):
+            return table.policyCompareAndSet(
+                key, hash: hash, now: now, policy: policy, events: &events, matches: matches, new: new, size: size)
+        }
     }
 
     @inlinable
@@ -121,29 +168,13 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
 
     @inlinable
     func put(_ key: Key, hash: UInt64, value: Value, size: Int, now: UInt64) -> Bool {
-        let policy = self.policy
-        if let stored = applyAlone({ table, events in
-            table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events)
-        }) {
-            return stored
-        }
-        let outcome = submit { table, events in
-            table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events) ? .applied : .full
-        }
-        if case .full = outcome { return false }
+        if case .full = perform(.put(key, hash: hash, value: value, size: size, now: now)) { return false }
         return true
     }
 
     @inlinable
     func delete(_ key: Key, hash: UInt64, now: UInt64) -> Value? {
-        let policy = self.policy
-        if let removed = applyAlone({ table, events in table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events) }) {
-            return removed
-        }
-        let outcome = submit { table, events in
-            .removed(table.policyDelete(key, hash: hash, now: now, policy: policy, events: &events))
-        }
-        if case .removed(let value) = outcome { return value }
+        if case .removed(let value) = perform(.delete(key, hash: hash, now: now)) { return value }
         return nil
     }
 
@@ -151,15 +182,7 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     func compareAndSet(
         _ key: Key, hash: UInt64, now: UInt64, matches: @escaping @Sendable (Value?) -> Bool, new: Value?, size: Int
     ) -> WriteOutcome<Value> {
-        let policy = self.policy
-        if let outcome = applyAlone({ table, events in
-            table.policyCompareAndSet(key, hash: hash, now: now, policy: policy, events: &events, matches: matches, new: new, size: size)
-        }) {
-            return outcome
-        }
-        return submit { table, events in
-            table.policyCompareAndSet(key, hash: hash, now: now, policy: policy, events: &events, matches: matches, new: new, size: size)
-        }
+        perform(.compareAndSet(key, hash: hash, now: now, matches: matches, new: new, size: size))
     }
 
     @usableFromInline
@@ -176,49 +199,4 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
 
     @usableFromInline
     func removeExpired(now: UInt64) -> Int { reads.removeExpired(now: now) }
-}
-
-/// The queue of pending writes, behind a ``SpinLock``.
-///
-/// Not `Synchronization.Mutex`: its Linux implementation synchronizes inside the (uninstrumented) standard
-/// library, so ThreadSanitizer cannot see it and reports the guarded array as racing.
-@usableFromInline
-final class WriteQueue<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
-    // @unchecked: `items` is only touched between lock.lock() and lock.unlock().
-    @usableFromInline let lock = SpinLock()
-    @usableFromInline var items: [PendingWrite<Key, Value>] = []
-
-    @usableFromInline
-    init() {}
-
-    /// Writes queued and not yet taken.
-    @usableFromInline let queued = Atomic<Int>(0)
-
-    /// No write is waiting: a relaxed hint (a write queued a moment later finds a writer, or becomes one).
-    @inlinable
-    var isEmpty: Bool { queued.load(ordering: .relaxed) == 0 }
-
-    @inlinable
-    func append(_ item: PendingWrite<Key, Value>) {
-        lock.lock()
-        items.append(item)
-        queued.store(items.count, ordering: .relaxed)
-        lock.unlock()
-    }
-
-    /// Removes and returns the oldest `limit` items (or all).
-    @usableFromInline
-    func take(upTo limit: Int) -> [PendingWrite<Key, Value>] {
-        lock.lock()
-        defer {
-            queued.store(items.count, ordering: .relaxed)
-            lock.unlock()
-        }
-        if items.count <= limit {
-            defer { items.removeAll(keepingCapacity: true) }
-            return items
-        }
-        defer { items.removeFirst(limit) }
-        return Array(items.prefix(limit))
-    }
 }
