@@ -82,27 +82,25 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
             let slot = CombiningSlots.current()
             let address = UInt(bitPattern: pointer)
             var backoff = Backoff()
-            while !slots.claim(slot, address) {
-                // Another thread's request holds the slot: serve it, or wait for its writer.
-                if reads.lock.writerLock.tryLock() {
-                    combinePublished()
-                    reads.lock.writerLock.unlock()
-                } else {
-                    backoff.wait()
-                }
-            }
+            // Another thread's request holds the slot: serve it, or wait for its writer.
+            while !slots.claim(slot, address) { combineOrWait(&backoff) }
             slots.announce(slot)
-            // A combiner serves a published write within about two writes' time: spin through that.
+            // A combiner serves a published write within a few writes' time: spin longer before yielding.
             backoff = Backoff(spinRounds: 64)
-            while slots.holds(slot, address) {
-                if reads.lock.writerLock.tryLock() {
-                    combinePublished()
-                    reads.lock.writerLock.unlock()
-                } else {
-                    backoff.wait()
-                }
-            }
+            while slots.holds(slot, address) { combineOrWait(&backoff) }
             return pointer.pointee.outcome
+        }
+    }
+
+    /// One step of a waiting writer: takes the writer's role and serves the published writes if the role
+    /// is free, else backs off.
+    @inlinable
+    func combineOrWait(_ backoff: inout Backoff) {
+        if reads.lock.writerLock.tryLock() {
+            combinePublished()
+            reads.lock.writerLock.unlock()
+        } else {
+            backoff.wait()
         }
     }
 
@@ -126,23 +124,17 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     func applyPublished(limit: Int, _ events: inout TableEvents) {
         guard limit > 0 else { return }
         var taken = slots.takePending()
-        var batch: UInt = 0
-        var size = 0
-        while taken != 0, size < limit {
-            let lowest = taken & (0 &- taken)
-            batch |= lowest
-            taken &= ~lowest
-            size &+= 1
-        }
-        if taken != 0 { slots.restore(taken) }
-        var bits = batch
-        while bits != 0 {
-            let slot = bits.trailingZeroBitCount
-            bits &= bits &- 1
+        var applied = 0
+        while taken != 0, applied < limit {
+            let slot = taken.trailingZeroBitCount
+            taken &= taken &- 1
             let request = UnsafeMutablePointer<WriteRequest<Key, Value>>(bitPattern: slots.request(slot)).unsafelyUnwrapped
             request.pointee.outcome = apply(request.pointee.write, &events)
             slots.serve(slot)
+            applied &+= 1
         }
+        // Past the batch size: left for the next pass (or the next writer).
+        if taken != 0 { slots.restore(taken) }
     }
 
     /// Applies one write to the table; the caller holds the exclusive lock.
