@@ -254,21 +254,21 @@ final class FlatTable<Key: Hashable, Value> {
 
     /// Rehashes into a table sized for the current count (growing by 1.5× when it is mostly full,
     /// or at the same size when tombstones made it look full).
-    @usableFromInline
+    @inlinable
     func resize() {
         rehash(to: tombstones > count / 2 ? capacity : max(16, capacity + capacity / 2))
     }
 
     /// Makes room for `total` entries without growing again (a bulk load reserves once instead of
     /// rehashing ~18 times on the way from 16 slots to its final size).
-    @usableFromInline
+    @inlinable
     func reserve(_ total: Int) {
         let needed = Self.capacity(forCount: total)
         if needed > capacity { rehash(to: needed) }
     }
 
     /// Rehashes every entry into a table of `newCapacity` slots (at least the count needs).
-    @usableFromInline
+    @inlinable
     func rehash(to newCapacity: Int) {
         let oldControl = control
         let oldSlots = slots

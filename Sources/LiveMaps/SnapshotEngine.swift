@@ -82,7 +82,7 @@ final class SnapshotEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine
     }
 
     /// Replaces the table by a rehashed copy, publishes it, and frees the old one once no reader can be in it.
-    @usableFromInline
+    @inlinable
     func grow() {
         let old = table
         let new = old._withUnsafeGuaranteedRef { $0.rehashed(to: $0.grownCapacity) }

@@ -404,7 +404,7 @@ final class VersionedTable<Key: Hashable, Value> {
     /// A new table of `newCapacity` slots holding every entry of this one, moved bit for bit (this table
     /// stays readable as it was and gives up its entries: readers may go on in it until the engine's
     /// grace period ends). The retired lists stay here, freed with this table.
-    @usableFromInline
+    @inlinable
     func rehashed(to newCapacity: Int) -> VersionedTable {
         let table = VersionedTable(
             capacity: max(16, (newCapacity + 7) & ~7), hasher: hasher, isOrdered: isOrdered, isTimed: isTimed, isSized: isSized)
