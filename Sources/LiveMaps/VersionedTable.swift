@@ -81,10 +81,13 @@ final class VersionedTable<Key: Hashable, Value> {
     }
 
     deinit {
-        if !movedOut {
+        // Read once: deinit runs unspecialized, where each read is a call (see FlatTable's deinit).
+        let keyIsPlain = Self.keyIsPlain
+        let valueIsPlain = Self.valueIsPlain
+        if !movedOut && !(keyIsPlain && valueIsPlain) {
             for index in 0..<capacity where isFull(index) {
-                if !Self.keyIsPlain { _ = moveKey(at: index) }
-                if !Self.valueIsPlain { _ = moveValue(at: index) }
+                if !keyIsPlain { _ = moveKey(at: index) }
+                if !valueIsPlain { _ = moveValue(at: index) }
             }
         }
         groups.deinitialize(count: capacity / 8)
