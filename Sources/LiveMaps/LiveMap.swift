@@ -208,8 +208,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     @inlinable
     func startOp(at start: UInt64) -> OpProbe? {
         guard countsOps else { return nil }
-        let (block, exclusive) = counters.currentBlock()
-        return OpProbe(block: block, exclusive: exclusive, start: start)
+        return counters.probe(start: start)
     }
 
     @inlinable

@@ -41,17 +41,20 @@ public enum OpResult: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// An operation being counted: the thread's block, found once for both ends, and its start time (0: not timed).
+/// An operation being counted: the thread's block, found once for both ends, and how its end counts it.
 @usableFromInline
 struct OpProbe {
+    /// ``start`` of an operation that is not timed but must still end out of line (the shared block).
+    @usableFromInline static let untimed = UInt64.max
+
     @usableFromInline let block: Unmanaged<CounterBlock>
-    @usableFromInline let exclusive: Bool
+    /// 0: not timed, the thread owns the block, the end is inline; ``untimed``: not timed, out of line;
+    /// else the clock reading at the start.
     @usableFromInline let start: UInt64
 
     @inlinable
-    init(block: Unmanaged<CounterBlock>, exclusive: Bool, start: UInt64) {
+    init(block: Unmanaged<CounterBlock>, start: UInt64) {
         self.block = block
-        self.exclusive = exclusive
         self.start = start
     }
 }
@@ -64,16 +67,22 @@ struct OpProbe {
 /// with relaxed loads. Threads beyond 64 at once share one more block and add atomically. An unused map
 /// holds no block at all (about 600 bytes of counters).
 ///
-/// Latency: reading the clock twice costs about as much as a map operation, so one operation in
-/// ``LiveMap/Configuration/latencySampleInterval`` is timed; but after every ``snapshot()`` (a rollout
-/// check, a scrape) each thread also times its next ``adaptiveSamples`` operations, so that a quiet
-/// interval still has enough samples for a p99 (a check with `min_ops: 100` at 1 in 32 would see 3).
-/// Counts are exact.
+/// Latency: reading the clock twice costs about as much as a map operation, so about one operation in
+/// ``LiveMap/Configuration/latencySampleInterval`` is timed: the one after an operation count (per kind
+/// and result) reaches a multiple of the interval. After every ``snapshot()`` (a rollout check, a
+/// scrape) each thread also times its next ``adaptiveSamples`` operations, so that a quiet interval still
+/// has enough samples for a p99 (a check with `min_ops: 100` at 1 in 32 would see 3). Counts are exact.
+///
+/// The operation's path, inline: the thread-local slot, the block, one load of its ``CounterBlock/armed``
+/// cell before the operation, and one load and store of its ops cell after. Everything else (timing,
+/// the adaptive budget, the shared block) is out of line, behind the armed cell.
 public final class MapCounters: Sendable {
     /// Operations each thread times after every snapshot, whatever the sampling interval.
     public static let adaptiveSamples: UInt64 = 64
 
-    @usableFromInline let blocks: InlineArray<65, Atomic<UInt>>
+    /// Indexed by ``ThreadSlot/currentPlusOne()``: entry 0 (a thread with no slot yet) stays empty, which
+    /// sends that thread to the slow path to claim one; 1...64 the owned slots; 65 the shared one.
+    @usableFromInline let blocks: InlineArray<66, Atomic<UInt>>
     /// Incremented by every ``snapshot()``: it renews each thread's adaptive sampling budget.
     @usableFromInline let epoch = Atomic<UInt64>(0)
     @usableFromInline let sampleMask: UInt64
@@ -88,60 +97,65 @@ public final class MapCounters: Sendable {
     }
 
     deinit {
-        for slot in 0...ThreadSlot.shared {
-            let bits = blocks[slot].load(ordering: .acquiring)
+        for index in 1...(ThreadSlot.shared + 1) {
+            let bits = blocks[index].load(ordering: .acquiring)
             if bits != 0 { Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
         }
     }
 
-    /// Calls `body` with the calling thread's block (creating it) and whether the thread owns it alone.
+    /// The calling thread's block; created on the thread's first operation on this map.
     @inlinable
-    func withBlock<R>(_ body: (CounterBlock, Bool) -> R) -> R {
-        let (block, exclusive) = currentBlock()
-        return block._withUnsafeGuaranteedRef { body($0, exclusive) }
+    func currentBlock() -> Unmanaged<CounterBlock> {
+        let bits = blocks[ThreadSlot.currentPlusOne()].load(ordering: .acquiring)
+        if bits != 0 { return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped) }
+        return blockSlowly()
     }
 
+    /// Claims the thread's slot if it has none, and creates its block.
     @usableFromInline
-    func makeBlock(_ slot: Int) -> UInt {
-        let fresh = UInt(bitPattern: Unmanaged.passRetained(CounterBlock()).toOpaque())
-        let (exchanged, original) = blocks[slot].compareExchange(expected: 0, desired: fresh, ordering: .acquiringAndReleasing)
-        if exchanged { return fresh }
-        Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: fresh)!).release()
-        return original
+    func blockSlowly() -> Unmanaged<CounterBlock> {
+        let index = ThreadSlot.current() + 1
+        var bits = blocks[index].load(ordering: .acquiring)
+        if bits == 0 {
+            let block = CounterBlock(isShared: index == ThreadSlot.shared + 1, sampleMask: sampleMask)
+            let fresh = UInt(bitPattern: Unmanaged.passRetained(block).toOpaque())
+            let (exchanged, original) = blocks[index].compareExchange(expected: 0, desired: fresh, ordering: .acquiringAndReleasing)
+            if exchanged {
+                bits = fresh
+            } else {
+                Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: fresh)!).release()
+                bits = original
+            }
+        }
+        return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
     }
 
     @inlinable
     func add(_ cell: Int, _ amount: UInt64 = 1) {
-        withBlock { block, exclusive in block.add(cell, amount, exclusive: exclusive) }
+        currentBlock()._withUnsafeGuaranteedRef { _ = $0.add(cell, amount) }
     }
 
-    /// The calling thread's block (created on its first operation) and whether the thread owns it alone.
-    @inlinable
-    func currentBlock() -> (block: Unmanaged<CounterBlock>, exclusive: Bool) {
-        let slot = ThreadSlot.current()
-        var bits = blocks[slot].load(ordering: .acquiring)
-        if bits == 0 { bits = makeBlock(slot) }
-        return (Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped), slot != ThreadSlot.shared)
-    }
-
-    /// Starts counting an operation: finds the thread's block once for both ends and decides whether to
-    /// time it. Pass the result to ``end(_:_:_:)``.
-    ///
-    /// The decision costs one load and one store of the block's countdown; only the timed operations
-    /// (one in ``sampleMask`` + 1, and the adaptive ones) take ``sampleSlowly(_:)``.
+    /// Starts counting an operation: finds the thread's block once for both ends and, when the block is
+    /// armed, takes ``sampleSlowly(_:)``. Pass the result to ``end(_:_:_:)``.
     @inlinable
     func begin() -> OpProbe {
-        let (block, exclusive) = currentBlock()
-        let countdown = block._withUnsafeGuaranteedRef { $0.cells[CounterBlock.sampleCountdown].load(ordering: .relaxed) }
-        if countdown > 1 {
-            block._withUnsafeGuaranteedRef { $0.cells[CounterBlock.sampleCountdown].store(countdown &- 1, ordering: .relaxed) }
-            return OpProbe(block: block, exclusive: exclusive, start: 0)
+        let block = currentBlock()
+        if block._withUnsafeGuaranteedRef({ $0.cells[CounterBlock.armed].load(ordering: .relaxed) }) == 0 {
+            return OpProbe(block: block, start: 0)
         }
-        return OpProbe(block: block, exclusive: exclusive, start: sampleSlowly(block))
+        return OpProbe(block: block, start: sampleSlowly(block))
     }
 
-    /// A timed operation: renews the adaptive budget after a snapshot, sets the next countdown (1 while
-    /// budget is left, so that the next operation is timed too) and reads the clock.
+    /// A probe for an operation whose start the caller took itself (0: not timed).
+    @inlinable
+    func probe(start: UInt64) -> OpProbe {
+        let block = currentBlock()
+        if start == 0 && block._withUnsafeGuaranteedRef({ $0.isShared }) { return OpProbe(block: block, start: OpProbe.untimed) }
+        return OpProbe(block: block, start: start)
+    }
+
+    /// An armed block's operation: renews the adaptive budget after a snapshot, spends it, disarms the
+    /// block when nothing is left to time, and reads the clock (or returns ``OpProbe/untimed``).
     @usableFromInline
     func sampleSlowly(_ block: Unmanaged<CounterBlock>) -> UInt64 {
         block._withUnsafeGuaranteedRef { block in
@@ -154,42 +168,46 @@ public final class MapCounters: Sendable {
                 budget = Self.adaptiveSamples
             }
             if budget > 0 {
+                // The block stays armed until the budget's last operation.
                 block.cells[CounterBlock.sampleBudget].store(budget &- 1, ordering: .relaxed)
-                block.cells[CounterBlock.sampleCountdown].store(1, ordering: .relaxed)
-            } else {
-                block.cells[CounterBlock.sampleCountdown].store(sampleMask &+ 1, ordering: .relaxed)
+                if budget == 1 && !block.isShared { block.cells[CounterBlock.armed].store(0, ordering: .relaxed) }
+                return monotonicNanoseconds()
             }
+            if block.isShared {
+                // Armed for good: every operation comes here, and is timed when an end marked one due.
+                if block.cells[CounterBlock.sharedDue].exchange(0, ordering: .relaxed) == 0 { return OpProbe.untimed }
+                return monotonicNanoseconds()
+            }
+            block.cells[CounterBlock.armed].store(0, ordering: .relaxed)
+            return monotonicNanoseconds()
         }
-        return monotonicNanoseconds()
     }
 
     /// Counts the operation that ``begin()`` started and, when it was timed, its latency.
     ///
-    /// Inlined, the untimed case is one add to the thread's block; the timed one is out of line
-    /// (``endTimed(_:_:)``), so that its clock read and histogram do not keep every call site from
-    /// inlining this (out of line, the whole of it cost about 25 instructions and a call per operation).
+    /// Inlined, the untimed case is one load and one store to the thread's block (and, once an interval,
+    /// a store that arms it); the rest is out of line (``endSlowly(_:_:)``), so that its clock read and
+    /// histogram do not keep every call site from inlining this.
     @inlinable
     func end(_ probe: OpProbe, _ op: OpKind, _ result: OpResult) {
         let cell = CounterBlock.opsBase &+ op.index &* 4 &+ result.index
-        if probe.start != 0 { return endTimed(probe, cell) }
-        probe.block._withUnsafeGuaranteedRef { $0.add(cell, 1, exclusive: probe.exclusive) }
+        if probe.start != 0 { return endSlowly(probe, cell) }
+        probe.block._withUnsafeGuaranteedRef { $0.countOwned(cell) }
     }
 
     @usableFromInline
     @inline(never)
-    func endTimed(_ probe: OpProbe, _ cell: Int) {
-        let elapsed = monotonicNanoseconds() &- probe.start
+    func endSlowly(_ probe: OpProbe, _ cell: Int) {
         probe.block._withUnsafeGuaranteedRef { block in
-            block.add(cell, 1, exclusive: probe.exclusive)
-            block.observe(elapsed, exclusive: probe.exclusive)
+            if probe.start != OpProbe.untimed { block.observe(monotonicNanoseconds() &- probe.start) }
+            block.count(cell)
         }
     }
 
     /// Counts one operation whose start the caller took itself (0: not timed), and its latency.
     @inlinable
     func finish(_ op: OpKind, _ result: OpResult, start: UInt64) {
-        let (block, exclusive) = currentBlock()
-        end(OpProbe(block: block, exclusive: exclusive, start: start), op, result)
+        end(probe(start: start), op, result)
     }
 
     @inlinable
@@ -206,9 +224,9 @@ public final class MapCounters: Sendable {
 
     /// Counts an operation performed on top of the map (for example an injected failure), with its latency.
     public func record(op: OpKind, result: OpResult, nanoseconds: UInt64) {
-        withBlock { block, exclusive in
-            block.add(CounterBlock.opsBase &+ op.index &* 4 &+ result.index, 1, exclusive: exclusive)
-            block.observe(nanoseconds, exclusive: exclusive)
+        currentBlock()._withUnsafeGuaranteedRef { block in
+            block.observe(nanoseconds)
+            block.count(CounterBlock.opsBase &+ op.index &* 4 &+ result.index)
         }
     }
 
@@ -219,14 +237,15 @@ public final class MapCounters: Sendable {
     public func snapshot() -> CounterSnapshot {
         epoch.wrappingAdd(1, ordering: .relaxed)
         var sums = [UInt64](repeating: 0, count: CounterBlock.cellCount)
-        for slot in 0...ThreadSlot.shared {
-            let bits = blocks[slot].load(ordering: .acquiring)
+        for index in 1...(ThreadSlot.shared + 1) {
+            let bits = blocks[index].load(ordering: .acquiring)
             guard bits != 0 else { continue }
             Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { block in
-                // The thread's next operation takes the slow path, sees the new epoch and starts timing
-                // its next `adaptiveSamples`. Should the thread's own countdown store overwrite this one
-                // (a nanosecond's window), the next regularly timed operation sees the epoch instead.
-                block.cells[CounterBlock.sampleCountdown].store(0, ordering: .relaxed)
+                // The owner's next operation takes the slow path, sees the new epoch and starts timing its
+                // next `adaptiveSamples`. Should the owner's own disarming store overwrite this one (a
+                // nanosecond's window), the next regularly armed operation sees the epoch instead. The
+                // shared block is always armed.
+                if !block.isShared { block.cells[CounterBlock.armed].store(1, ordering: .relaxed) }
                 for cell in 0..<CounterBlock.cellCount { sums[cell] &+= block.cells[cell].load(ordering: .relaxed) }
             }
         }
@@ -249,118 +268,6 @@ public final class MapCounters: Sendable {
             evictions: sums[CounterBlock.evictions],
             expirations: sums[CounterBlock.expirations],
             reportedFaults: sums[CounterBlock.reportedFaults]
-        )
-    }
-}
-
-/// One thread's counters for one map (see ``MapCounters``): 584 cells, about 4.6 KiB.
-@usableFromInline
-final class CounterBlock: Sendable {
-    /// Operations until the next timed one (the owner thread counts it down; ``MapCounters/snapshot()`` zeroes it).
-    @usableFromInline static let sampleCountdown = 0
-    @usableFromInline static let sampleEpoch = 1
-    @usableFromInline static let sampleBudget = 2
-    @usableFromInline static let latencySum = 3
-    @usableFromInline static let contention = 4
-    @usableFromInline static let evictions = 5
-    @usableFromInline static let expirations = 6
-    @usableFromInline static let reportedFaults = 7
-    @usableFromInline static let opsBase = 8  // 6 kinds × 4 results
-    @usableFromInline static let bucketBase = 32
-    @usableFromInline static let cellCount = 32 + 544
-
-    @usableFromInline let cells: InlineArray<576, Atomic<UInt64>>
-
-    @usableFromInline
-    init() { cells = InlineArray { _ in Atomic<UInt64>(0) } }
-
-    /// Adds to a cell: a plain load and store when the calling thread owns the block (no other thread
-    /// writes it; readers load atomically), an atomic add in the shared block.
-    @inlinable
-    func add(_ cell: Int, _ amount: UInt64, exclusive: Bool) {
-        if exclusive {
-            cells[cell].store(cells[cell].load(ordering: .relaxed) &+ amount, ordering: .relaxed)
-        } else {
-            cells[cell].wrappingAdd(amount, ordering: .relaxed)
-        }
-    }
-
-    @inlinable
-    func observe(_ nanoseconds: UInt64, exclusive: Bool) {
-        add(Self.bucketBase &+ LatencyHistogram.bucketIndex(nanoseconds), 1, exclusive: exclusive)
-        add(Self.latencySum, nanoseconds, exclusive: exclusive)
-    }
-}
-/// A reading of ``MapCounters``: totals since creation, or one interval's counts from ``delta(since:)``.
-public struct CounterSnapshot: Sendable, Hashable {
-    /// Operations by kind and result; every kind and result is present, at 0 when none happened.
-    public var ops: [OpKind: [OpResult: UInt64]]
-    /// All operations of all kinds and results.
-    public var totalOps: UInt64
-    /// Operations that ended in `.error`.
-    public var errors: UInt64
-    /// Operations that ended in `.fault` plus faults reported with ``MapCounters/reportFault()``.
-    public var faults: UInt64
-    /// Latency of (sampled) operations.
-    public var latency: LatencyHistogram
-    /// Lock acquisitions that had to wait.
-    public var contention: UInt64
-    /// Entries evicted to make room (`on_full: evict_lru`).
-    public var evictions: UInt64
-    /// Entries removed because their ttl passed.
-    public var expirations: UInt64
-    /// Faults reported from outside the map's operations.
-    public var reportedFaults: UInt64
-
-    public init(
-        ops: [OpKind: [OpResult: UInt64]],
-        latency: LatencyHistogram,
-        contention: UInt64,
-        evictions: UInt64,
-        expirations: UInt64,
-        reportedFaults: UInt64
-    ) {
-        self.ops = ops
-        self.latency = latency
-        self.contention = contention
-        self.evictions = evictions
-        self.expirations = expirations
-        self.reportedFaults = reportedFaults
-        var total: UInt64 = 0
-        var errors: UInt64 = 0
-        var faults: UInt64 = reportedFaults
-        for row in ops.values {
-            for (result, count) in row {
-                total &+= count
-                if result == .error { errors &+= count }
-                if result == .fault { faults &+= count }
-            }
-        }
-        self.totalOps = total
-        self.errors = errors
-        self.faults = faults
-    }
-
-    /// The count of `op` operations that ended in `result`.
-    public func count(_ op: OpKind, _ result: OpResult) -> UInt64 { ops[op]?[result] ?? 0 }
-
-    /// One interval's counts: this reading minus an earlier one of the same counters.
-    public func delta(since earlier: CounterSnapshot) -> CounterSnapshot {
-        var ops: [OpKind: [OpResult: UInt64]] = [:]
-        for kind in OpKind.allCases {
-            var row: [OpResult: UInt64] = [:]
-            for result in OpResult.allCases {
-                row[result] = count(kind, result) &- earlier.count(kind, result)
-            }
-            ops[kind] = row
-        }
-        return CounterSnapshot(
-            ops: ops,
-            latency: latency.delta(since: earlier.latency),
-            contention: contention &- earlier.contention,
-            evictions: evictions &- earlier.evictions,
-            expirations: expirations &- earlier.expirations,
-            reportedFaults: reportedFaults &- earlier.reportedFaults
         )
     }
 }

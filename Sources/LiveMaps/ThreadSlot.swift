@@ -49,6 +49,11 @@ package enum ThreadSlot {
     /// Bit i set: slot i is held by a live thread.
     static let claimed = Atomic<UInt64>(0)
 
+    /// The calling thread's slot + 1, or 0 while it has none (it claims one with ``current()``): for
+    /// tables that keep entry 0 empty, so that the hot path needs no test and no subtraction.
+    @inlinable
+    package static func currentPlusOne() -> Int { mapctl_thread_slot_get() }
+
     /// The calling thread's slot, claiming one on its first call.
     @inlinable
     package static func current() -> Int {

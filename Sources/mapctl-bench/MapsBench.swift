@@ -78,10 +78,11 @@ enum MapsBench {
                 FileHandle.standardError.write(Data("unknown target \(target)\n".utf8))
                 return 64
             }
-            runWorkloads(LiveTarget.prefilled(strategy: strategy, counters: true), name: target, options: options)
+            let counted = LiveTarget.prefilled(strategy: strategy, counters: true)
             if options.countersOff {
-                let map = LiveTarget.prefilled(strategy: strategy, counters: false)
-                runWorkloads(map, name: "\(target)-nocounters", options: options)
+                runPaired(counted, LiveTarget.prefilled(strategy: strategy, counters: false), name: target, options: options)
+            } else {
+                runWorkloads(counted, name: target, options: options)
             }
         }
         return 0
@@ -89,29 +90,93 @@ enum MapsBench {
 
     static func format(_ value: Double) -> String { String(format: "%.2f", value) }
 
+    static func writePercent(_ workload: String) -> UInt64 {
+        switch workload {
+        case "read100": 0
+        case "read90": 10
+        case "mixed50": 50
+        case "write90": 90
+        default: 0
+        }
+    }
+
     static func runWorkloads<Target: BenchTarget>(_ target: Target, name: String, options: Options) {
         for key in 0..<keyCount { _ = target.load(key) }  // warm-up, as the Go peer does
         for workload in options.workloads {
-            let writePercent: UInt64 =
-                switch workload {
-                case "read100": 0
-                case "read90": 10
-                case "mixed50": 50
-                case "write90": 90
-                default: 0
-                }
             for threads in options.threads {
-                var attempts = 0
-                var result = (mops: 0.0, foreign: 0.0)
-                repeat {
-                    if attempts > 0 { Thread.sleep(forTimeInterval: 2) }
-                    attempts += 1
-                    result = measure(target, threads: threads, writePercent: writePercent, totalOps: options.ops)
-                } while result.foreign > options.clean && attempts < options.tries
-                print("RESULT swift \(name) \(workload) \(threads) \(format(result.mops)) \(format(result.foreign)) \(attempts)")
-                fflush(nil)
+                let point = measureClean(
+                    target, threads: threads, writePercent: writePercent(workload), totalOps: options.ops, options: options)
+                printResult(name, workload, threads, point)
             }
         }
+    }
+
+    /// Counters on against counters off, in one process: at each point the two maps alternate in the
+    /// order on, off, off, on, on, off, off, on, each for a quarter of the operations, and each side
+    /// reports its median. Run one after the other (as before), the two sides were seconds apart, and this
+    /// machine's drift over seconds (±30 %) was larger than the counters' cost being measured.
+    static func runPaired(_ counted: LiveTarget, _ uncounted: LiveTarget, name: String, options: Options) {
+        for key in 0..<keyCount {
+            _ = counted.load(key)
+            _ = uncounted.load(key)
+        }
+        let order = [true, false, false, true, true, false, false, true]
+        let share = max(1, options.ops / (order.count / 2))
+        for workload in options.workloads {
+            for threads in options.threads {
+                var on: [Point] = []
+                var off: [Point] = []
+                for isCounted in order {
+                    let target = isCounted ? counted : uncounted
+                    let point = measureClean(
+                        target, threads: threads, writePercent: writePercent(workload), totalOps: share, options: options)
+                    if isCounted { on.append(point) } else { off.append(point) }
+                }
+                printResult(name, workload, threads, Point(median: on))
+                printResult("\(name)-nocounters", workload, threads, Point(median: off))
+            }
+        }
+    }
+
+    /// One measured point: Mops/s, the foreign cores busy meanwhile, and the attempts it took.
+    struct Point {
+        var mops: Double
+        var foreign: Double
+        var attempts: Int
+
+        init(mops: Double, foreign: Double, attempts: Int) {
+            self.mops = mops
+            self.foreign = foreign
+            self.attempts = attempts
+        }
+
+        /// The median throughput of several measurements, with their worst foreign load and all their attempts.
+        init(median points: [Point]) {
+            let sorted = points.map(\.mops).sorted()
+            let middle = sorted.count / 2
+            mops = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            foreign = points.map(\.foreign).max() ?? 0
+            attempts = points.reduce(0) { $0 + $1.attempts }
+        }
+    }
+
+    /// Measures until the other cores were quiet enough (`--clean`), at most `--tries` times.
+    static func measureClean<Target: BenchTarget>(_ target: Target, threads: Int, writePercent: UInt64, totalOps: Int, options: Options)
+        -> Point
+    {
+        var attempts = 0
+        var result = (mops: 0.0, foreign: 0.0)
+        repeat {
+            if attempts > 0 { Thread.sleep(forTimeInterval: 2) }
+            attempts += 1
+            result = measure(target, threads: threads, writePercent: writePercent, totalOps: totalOps)
+        } while result.foreign > options.clean && attempts < options.tries
+        return Point(mops: result.mops, foreign: result.foreign, attempts: attempts)
+    }
+
+    static func printResult(_ name: String, _ workload: String, _ threads: Int, _ point: Point) {
+        print("RESULT swift \(name) \(workload) \(threads) \(format(point.mops)) \(format(point.foreign)) \(point.attempts)")
+        fflush(nil)
     }
 
     /// Runs `threads` threads of `totalOps / threads` operations each; returns Mops/s and foreign cores.
