@@ -90,6 +90,8 @@ for path in sys.argv[2:]:
         f = line.split()
         if len(f) >= 6 and f[0] == "RESULT":
             mops[(f[1] + " " + f[2], f[3], f[4])] = float(f[5])
+        elif len(f) >= 8 and f[0] == "COUNTERS":  # on/off measured side by side (mapctl-bench maps)
+            mops[("counters " + f[2], f[3], f[4])] = float(f[7])
         elif len(f) >= 4 and f[0] == "MEM":
             while "=" in f[-1]:  # estimated=..., rss=...
                 f = f[:-1]
@@ -123,7 +125,7 @@ for s in strategies:
             off = ("swift " + s + "-nocounters", w, t)
             print(f"| {s} | {w} | {t} | {fmt(per_round(lambda m: m.get(sw)))} | {go_peer[s]} | "
                   f"{fmt(per_round(lambda m: m.get(go)))} | {fmt(per_round(ratio(sw, go)))} | "
-                  f"{fmt(per_round(ratio(sw, off))) if s != 'baseline' else '-'} |")
+                  f"{fmt(per_round(lambda m: m.get(('counters ' + s, w, t), ratio(sw, off)(m)))) if s != 'baseline' else '-'} |")
 
 print("\nBest Swift strategy against the best peer (Go's structures, xsync, ConcurrentHashMap; Go's unlocked map apart):\n")
 print("| workload | threads | best Swift | Mops/s | best peer | Mops/s | Swift/peer | Go unlocked | best Swift/unlocked |")

@@ -79,10 +79,9 @@ enum MapsBench {
                 return 64
             }
             let counted = LiveTarget.prefilled(strategy: strategy, counters: true)
+            runWorkloads(counted, name: target, options: options)
             if options.countersOff {
-                runPaired(counted, LiveTarget.prefilled(strategy: strategy, counters: false), name: target, options: options)
-            } else {
-                runWorkloads(counted, name: target, options: options)
+                compareCounters(counted, LiveTarget.prefilled(strategy: strategy, counters: false), name: target, options: options)
             }
         }
         return 0
@@ -111,31 +110,44 @@ enum MapsBench {
         }
     }
 
-    /// Counters on against counters off, in one process: at each point the two maps alternate in the
-    /// order on, off, off, on, on, off, off, on, each for a quarter of the operations, and each side
-    /// reports its median. Run one after the other (as before), the two sides were seconds apart, and this
-    /// machine's drift over seconds (±30 %) was larger than the counters' cost being measured.
-    static func runPaired(_ counted: LiveTarget, _ uncounted: LiveTarget, name: String, options: Options) {
-        for key in 0..<keyCount {
-            _ = counted.load(key)
-            _ = uncounted.load(key)
-        }
+    /// Counters on against counters off, side by side: at each point the counted map (already measured
+    /// alone above, as the peers are) and an uncounted one alternate in the order on, off, off, on, on,
+    /// off, off, on, each for an eighth of the operations. Prints
+    /// `COUNTERS swift <strategy> <workload> <threads> <on Mops/s> <off Mops/s> <on/off>`: the medians of
+    /// each side and the median of the four pairs' ratios.
+    ///
+    /// Measured one after the other, seconds apart, the two sides drifted apart by more than the counters
+    /// cost. Side by side, both run with two 1M-entry maps in the process and after each other's turn,
+    /// which costs each of them alike (up to a third of a lone run's throughput here), hence the separate
+    /// line: the RESULT lines stay lone runs.
+    static func compareCounters(_ counted: LiveTarget, _ uncounted: LiveTarget, name: String, options: Options) {
+        for key in 0..<keyCount { _ = uncounted.load(key) }
         let order = [true, false, false, true, true, false, false, true]
-        let share = max(1, options.ops / (order.count / 2))
+        let share = max(1, options.ops / order.count)
         for workload in options.workloads {
             for threads in options.threads {
-                var on: [Point] = []
-                var off: [Point] = []
+                var on: [Double] = []
+                var off: [Double] = []
                 for isCounted in order {
-                    let target = isCounted ? counted : uncounted
                     let point = measureClean(
-                        target, threads: threads, writePercent: writePercent(workload), totalOps: share, options: options)
-                    if isCounted { on.append(point) } else { off.append(point) }
+                        isCounted ? counted : uncounted, threads: threads, writePercent: writePercent(workload), totalOps: share,
+                        options: options)
+                    if isCounted { on.append(point.mops) } else { off.append(point.mops) }
                 }
-                printResult(name, workload, threads, Point(median: on))
-                printResult("\(name)-nocounters", workload, threads, Point(median: off))
+                // Pairs in time order: (on, off), (off, on), (on, off), (off, on).
+                let ratios = (0..<4).map { on[$0] / off[$0] }
+                let sides = "\(format(median(on))) \(format(median(off))) \(format(median(ratios)))"
+                print("COUNTERS swift \(name) \(workload) \(threads) \(sides)")
+                fflush(nil)
             }
         }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// One measured point: Mops/s, the foreign cores busy meanwhile, and the attempts it took.
@@ -143,21 +155,6 @@ enum MapsBench {
         var mops: Double
         var foreign: Double
         var attempts: Int
-
-        init(mops: Double, foreign: Double, attempts: Int) {
-            self.mops = mops
-            self.foreign = foreign
-            self.attempts = attempts
-        }
-
-        /// The median throughput of several measurements, with their worst foreign load and all their attempts.
-        init(median points: [Point]) {
-            let sorted = points.map(\.mops).sorted()
-            let middle = sorted.count / 2
-            mops = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-            foreign = points.map(\.foreign).max() ?? 0
-            attempts = points.reduce(0) { $0 + $1.attempts }
-        }
     }
 
     /// Measures until the other cores were quiet enough (`--clean`), at most `--tries` times.
