@@ -62,6 +62,7 @@ final class CounterBlock: Sendable {
 
     /// ``count(_:)`` for the owner of a non-shared block, the path every untimed operation takes inline.
     @inlinable
+    @inline(__always)
     func countOwned(_ cell: Int) {
         let value = cells[cell].load(ordering: .relaxed) &+ 1
         cells[cell].store(value, ordering: .relaxed)

@@ -194,6 +194,7 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
     public var strategy: Strategy { configuration.strategy }
 
     @inlinable
+    @inline(__always)
     func now() -> UInt64 {
         guard usesClock else { return 0 }
         return usesSystemClock ? monotonicNanoseconds() : clock.now()
@@ -262,8 +263,15 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
 
     /// Checks the byte limits; returns the entry's size (key + value bytes) for accounting.
     @inlinable
+    @inline(__always)
     func checkSizes(_ key: Key, _ value: Value?, op: OpKind, probe: OpProbe?) throws(MapError) -> Int {
         guard checksSizes else { return 0 }
+        return try measureSizes(key, value, op: op, probe: probe)
+    }
+
+    /// ``checkSizes(_:_:op:probe:)`` for a map with byte limits or payload accounting.
+    @inlinable
+    func measureSizes(_ key: Key, _ value: Value?, op: OpKind, probe: OpProbe?) throws(MapError) -> Int {
         let keyBytes = keyByteCount(key)
         if keyBytes > maxKeyBytes {
             finishOp(op, .error, probe)

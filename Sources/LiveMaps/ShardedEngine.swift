@@ -83,10 +83,15 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
         return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
     }
 
-    /// The table of a locked cell, created if needed.
-    @usableFromInline
+    /// The table of a locked cell, created if needed (inline: every write asks; only a shard's first creates).
+    @inlinable
     func makeTable(in cell: UnsafeMutablePointer<ShardCell>, minimumCapacity: Int = 0) -> Unmanaged<FlatTable<Key, Value>> {
         if let existing = table(of: cell) { return existing }
+        return createTable(in: cell, minimumCapacity: minimumCapacity)
+    }
+
+    @usableFromInline
+    func createTable(in cell: UnsafeMutablePointer<ShardCell>, minimumCapacity: Int) -> Unmanaged<FlatTable<Key, Value>> {
         let table = Unmanaged.passRetained(policy.makeTable(hasher: hasher, minimumCapacity: minimumCapacity) as FlatTable<Key, Value>)
         cell.pointee.table.store(UInt(bitPattern: table.toOpaque()), ordering: .releasing)
         return table
@@ -209,7 +214,7 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
     func put(_ key: Key, hash: UInt64, value: Value, size: Int, now: UInt64) -> Bool {
         let cell = self.cell(shardIndex(hash))
         var events = TableEvents()
-        defer { events.record(into: counters) }
+        // No `defer` for the events: it compiled to an out-of-line call on every write.
         while true {
             acquire(cell)
             let stored: Bool? = makeTable(in: cell)._withUnsafeGuaranteedRef { table in
@@ -230,7 +235,10 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
                 return true
             }
             cell.pointee.lock.unlock()
-            if let stored { return stored }
+            if let stored {
+                events.record(into: counters)
+                return stored
+            }
             evictElsewhere(after: hash)
         }
     }
