@@ -45,7 +45,8 @@ public final class LiveMap<Key: Hashable & Sendable, Value: Sendable>: Sendable 
         public var clock: any MapClock
         /// Counting can be switched off only to measure what it costs.
         public var countersEnabled: Bool
-        /// Time one operation in this many (per thread stripe) for the latency histogram; 1 times all.
+        /// Time about one operation in this many (rounded up to a power of two) for the latency histogram,
+        /// plus each thread's next ``MapCounters/adaptiveSamples`` after every counter snapshot; 1 times all.
         public var latencySampleInterval: Int
         /// Entries to make room for up front.
         public var minimumCapacity: Int
