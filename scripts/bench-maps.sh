@@ -112,6 +112,11 @@ def per_round(fn):
 def ratio(a, b):
     return lambda m: m[a] / m[b] if a in m and b in m and m[b] > 0 else None
 
+def on_off(s, w, t):
+    """Counters on / off: the side-by-side COUNTERS figure, else the two lone RESULT runs."""
+    lone = ratio(("swift " + s, w, t), ("swift " + s + "-nocounters", w, t))
+    return lambda m: m.get(("counters " + s, w, t), lone(m))
+
 def fmt(v, digits=2):
     return "-" if v is None else f"{v:.{digits}f}"
 
@@ -122,10 +127,9 @@ for s in strategies:
     for w in workloads:
         for t in threads:
             sw, go = ("swift " + s, w, t), ("go " + go_peer[s], w, t)
-            off = ("swift " + s + "-nocounters", w, t)
             print(f"| {s} | {w} | {t} | {fmt(per_round(lambda m: m.get(sw)))} | {go_peer[s]} | "
                   f"{fmt(per_round(lambda m: m.get(go)))} | {fmt(per_round(ratio(sw, go)))} | "
-                  f"{fmt(per_round(lambda m: m.get(('counters ' + s, w, t), ratio(sw, off)(m)))) if s != 'baseline' else '-'} |")
+                  f"{fmt(per_round(on_off(s, w, t))) if s != 'baseline' else '-'} |")
 
 print("\nBest Swift strategy against the best peer (Go's structures, xsync, ConcurrentHashMap; Go's unlocked map apart):\n")
 print("| workload | threads | best Swift | Mops/s | best peer | Mops/s | Swift/peer | Go unlocked | best Swift/unlocked |")

@@ -57,7 +57,10 @@ final class CounterBlock: Sendable {
     /// a separate countdown cost a second load and store, before the operation, on every call.
     @inlinable
     func count(_ cell: Int) {
-        if add(cell, 1) & sampleMask == 0 { arm() }
+        if !isShared { return countOwned(cell) }
+        if cells[cell].wrappingAdd(1, ordering: .relaxed).newValue & sampleMask == 0 {
+            cells[Self.sharedDue].store(1, ordering: .relaxed)
+        }
     }
 
     /// ``count(_:)`` for the owner of a non-shared block, the path every untimed operation takes inline.
@@ -67,11 +70,6 @@ final class CounterBlock: Sendable {
         let value = cells[cell].load(ordering: .relaxed) &+ 1
         cells[cell].store(value, ordering: .relaxed)
         if value & sampleMask == 0 { cells[Self.armed].store(1, ordering: .relaxed) }
-    }
-
-    @inlinable
-    func arm() {
-        cells[isShared ? Self.sharedDue : Self.armed].store(1, ordering: .relaxed)
     }
 
     @inlinable

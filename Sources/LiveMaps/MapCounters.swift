@@ -99,7 +99,7 @@ public final class MapCounters: Sendable {
     deinit {
         for index in 1...(ThreadSlot.shared + 1) {
             let bits = blocks[index].load(ordering: .acquiring)
-            if bits != 0 { Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).release() }
+            if bits != 0 { Self.block(bits).release() }
         }
     }
 
@@ -107,8 +107,14 @@ public final class MapCounters: Sendable {
     @inlinable
     func currentBlock() -> Unmanaged<CounterBlock> {
         let bits = blocks[ThreadSlot.currentPlusOne()].load(ordering: .acquiring)
-        if bits != 0 { return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped) }
+        if bits != 0 { return Self.block(bits) }
         return blockSlowly()
+    }
+
+    /// The block that a nonzero entry of ``blocks`` holds.
+    @inlinable
+    static func block(_ bits: UInt) -> Unmanaged<CounterBlock> {
+        Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
     }
 
     /// Claims the thread's slot if it has none, and creates its block.
@@ -123,11 +129,11 @@ public final class MapCounters: Sendable {
             if exchanged {
                 bits = fresh
             } else {
-                Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: fresh)!).release()
+                Self.block(fresh).release()
                 bits = original
             }
         }
-        return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped)
+        return Self.block(bits)
     }
 
     @inlinable
@@ -240,7 +246,7 @@ public final class MapCounters: Sendable {
         for index in 1...(ThreadSlot.shared + 1) {
             let bits = blocks[index].load(ordering: .acquiring)
             guard bits != 0 else { continue }
-            Unmanaged<CounterBlock>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!)._withUnsafeGuaranteedRef { block in
+            Self.block(bits)._withUnsafeGuaranteedRef { block in
                 // The owner's next operation takes the slow path, sees the new epoch and starts timing its
                 // next `adaptiveSamples`. Should the owner's own disarming store overwrite this one (a
                 // nanosecond's window), the next regularly armed operation sees the epoch instead. The

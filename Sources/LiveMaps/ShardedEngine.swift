@@ -262,7 +262,6 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
     ) -> WriteOutcome<Value> {
         let cell = self.cell(shardIndex(hash))
         var events = TableEvents()
-        defer { events.record(into: counters) }
         while true {
             acquire(cell)
             let outcome: WriteOutcome<Value>? = makeTable(in: cell)._withUnsafeGuaranteedRef { table in
@@ -291,7 +290,10 @@ final class ShardedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngine,
                 return outcome
             }
             cell.pointee.lock.unlock()
-            if let outcome { return outcome }
+            if let outcome {
+                events.record(into: counters)
+                return outcome
+            }
             evictElsewhere(after: hash)
         }
     }

@@ -81,7 +81,8 @@ final class VersionedTable<Key: Hashable, Value> {
     }
 
     deinit {
-        // Read once: deinit runs unspecialized, where each read is a call (see FlatTable's deinit).
+        // Read once, not per entry (deinit runs unspecialized; see FlatTable's), and no walk at all when
+        // neither keys nor values need releasing.
         let keyIsPlain = Self.keyIsPlain
         let valueIsPlain = Self.valueIsPlain
         if !movedOut && !(keyIsPlain && valueIsPlain) {

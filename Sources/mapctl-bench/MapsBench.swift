@@ -116,16 +116,15 @@ enum MapsBench {
         }
     }
 
-    /// Counters on against counters off, side by side: at each point the counted map (already measured
-    /// alone, as the peers are; the uncounted one is measured alone after this) and an uncounted one alternate in the order on, off, off, on, on,
-    /// off, off, on, each for an eighth of the operations. Prints
-    /// `COUNTERS swift <strategy> <workload> <threads> <on Mops/s> <off Mops/s> <on/off>`: the medians of
-    /// each side and the median of the four pairs' ratios.
+    /// Counters on against counters off, side by side: at each point the counted map and an uncounted one
+    /// alternate in the order on, off, off, on, on, off, off, on, each for an eighth of the operations.
+    /// Prints `COUNTERS swift <strategy> <workload> <threads> <on Mops/s> <off Mops/s> <on/off>`: the
+    /// medians of each side and the median of the four pairs' ratios.
     ///
     /// Measured one after the other, seconds apart, the two sides drifted apart by more than the counters
     /// cost. Side by side, both run with two 1M-entry maps in the process and after each other's turn,
-    /// which costs each of them alike (up to a third of a lone run's throughput here), hence the separate
-    /// line: the RESULT lines stay lone runs.
+    /// which costs each of them alike (up to 40 % of a lone run's throughput here), hence the separate
+    /// line: both maps' RESULT lines stay lone runs, as the peers' are.
     static func compareCounters(_ counted: LiveTarget, _ uncounted: LiveTarget, name: String, options: Options) {
         for key in 0..<keyCount { _ = uncounted.load(key) }
         let order = [true, false, false, true, true, false, false, true]
@@ -147,13 +146,6 @@ enum MapsBench {
                 fflush(nil)
             }
         }
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// One measured point: Mops/s, the foreign cores busy meanwhile, and the attempts it took.

@@ -63,11 +63,6 @@ enum ValidateBench {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
     /// A realistic schema, varied by number so that every strategy and most options appear.
     private static func generate(_ number: Int) -> String {
         let strategies = ["sharded", "mutex", "rwlock", "snapshot", "serialized"]
