@@ -27,7 +27,8 @@ struct ControllerCrashTests {
         for iteration in 0..<50 {
             let delay = UInt32.random(in: 0...60_000)
             let (ready, acknowledged) = try await runCrashChild(
-                binary: binary, subcommand: "controller-crash-child", stateDirectory: directory, delayMicroseconds: delay)
+                binary: binary, subcommand: "controller-crash-child", stateDirectory: directory, delayMicroseconds: delay,
+                linesFirst: iteration.isMultiple(of: 2) ? 0 : 1)
             acknowledgedChanges += acknowledged.count
 
             // Restart in this process: the state must be whole and agree with itself and with what was acknowledged.
@@ -75,7 +76,9 @@ struct ControllerCrashTests {
             #expect(try await controller.getEntry(map: "crashy", key: "probe") == Array("1".utf8), "\(context)")
             await controller.shutdown()
         }
-        #expect(acknowledgedChanges > 50, "the kills must land while the child works: only \(acknowledgedChanges) changes acknowledged")
+        // Every other run is killed only after its first acknowledged change, so that kills land while the
+        // child works even on a loaded machine (a delay alone gave 48 changes in 50 runs beside the whole suite).
+        #expect(acknowledgedChanges >= 25, "the kills must land while the child works: only \(acknowledgedChanges) changes acknowledged")
         #expect(startupRollbacks > 0, "a kill inside a window must roll that version back at the next start")
     }
 }

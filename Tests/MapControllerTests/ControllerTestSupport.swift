@@ -86,14 +86,18 @@ extension Controller {
     }
 }
 
-/// One run of a `mapctl-bench` crash child: start it, wait for its `ready` line, let it work for a
-/// random moment, SIGKILL it, and collect what it printed.
+/// One run of a `mapctl-bench` crash child: start it, wait for its `ready` line (and `linesFirst` more),
+/// let it work for a random moment, SIGKILL it, and collect what it printed.
+///
+/// Waiting for lines after `ready` puts the kill among the child's work however slowly a loaded machine
+/// runs it: a delay alone can end before the child's first change.
 ///
 /// - Returns: the `ready` line, and every whole line after it (the last one may be cut by the kill and
 ///   is left out).
 /// - Throws: when the child did not start; records an issue when it ended by itself.
-func runCrashChild(binary: String, subcommand: String, stateDirectory: String, delayMicroseconds: UInt32) async throws
-    -> (ready: String, lines: [String])
+func runCrashChild(
+    binary: String, subcommand: String, stateDirectory: String, delayMicroseconds: UInt32, linesFirst: Int = 0
+) async throws -> (ready: String, lines: [String])
 {
     try await onOwnThread {
         let process = Process()
@@ -106,7 +110,7 @@ func runCrashChild(binary: String, subcommand: String, stateDirectory: String, d
         try process.run()
         var text = ""
         let reader = output.fileHandleForReading
-        while !text.contains("\n") {
+        while text.count(where: { $0 == "\n" }) <= linesFirst {
             let chunk = reader.availableData
             if chunk.isEmpty { break }  // the child ended before saying it was ready
             text += String(decoding: chunk, as: UTF8.self)
