@@ -97,8 +97,7 @@ extension Controller {
 /// - Throws: when the child did not start; records an issue when it ended by itself.
 func runCrashChild(
     binary: String, subcommand: String, stateDirectory: String, delayMicroseconds: UInt32, linesFirst: Int = 0
-) async throws -> (ready: String, lines: [String])
-{
+) async throws -> (ready: String, lines: [String]) {
     try await onOwnThread {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
