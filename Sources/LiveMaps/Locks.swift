@@ -116,18 +116,28 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @inlinable
     func depart(_ stripe: Int) { cells[stripe].wrappingSubtract(1, ordering: .releasing) }
 
+    /// Whether no reader is inside: the eight stripes loaded in one pass, without a branch per stripe.
     @inlinable
     var isEmpty: Bool {
-        for stripe in 0..<Self.stripes where cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) != 0 {
-            return false
-        }
-        return true
+        var readers = 0
+        for stripe in 0..<Self.stripes { readers |= cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) }
+        return readers == 0
     }
 
     /// Waits until every reader that arrived before the call has departed; returns whether it waited.
+    ///
+    /// Checks every stripe once inline, and waits out of line. The loop with its backoff, inline and run
+    /// on every write, cost about 80 instructions per write (callgrind, `rwlock` and `serialized`, write90).
     @inlinable
     @discardableResult
     func waitUntilEmpty() -> Bool {
+        if isEmpty { return false }
+        return waitForReaders()
+    }
+
+    @usableFromInline
+    @inline(never)
+    func waitForReaders() -> Bool {
         var waited = false
         for stripe in 0..<Self.stripes {
             var backoff = Backoff()

@@ -140,7 +140,13 @@ final class SerializedEngine<Key: Hashable & Sendable, Value: Sendable>: MapEngi
     /// Applies one write to the table; the caller holds the exclusive lock.
     @inlinable
     func apply(_ write: SerializedWrite<Key, Value>, _ events: inout TableEvents) -> WriteOutcome<Value> {
-        let table = reads.table
+        // Unretained: `reads` holds the table for the engine's life (a strong `let` here cost a retain and
+        // a release per write).
+        Unmanaged.passUnretained(reads.table)._withUnsafeGuaranteedRef { table in apply(write, to: table, &events) }
+    }
+
+    @inlinable
+    func apply(_ write: SerializedWrite<Key, Value>, to table: FlatTable<Key, Value>, _ events: inout TableEvents) -> WriteOutcome<Value> {
         switch write {
         case .put(let key, let hash, let value, let size, let now):
             return table.policyPut(key, hash: hash, value: value, size: size, now: now, policy: policy, events: &events) ? .applied : .full
