@@ -97,7 +97,12 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @usableFromInline static let stripes = 8
     @usableFromInline static let spacing = 16  // 16 × 8 bytes = 128 bytes
 
-    @usableFromInline let cells: InlineArray<128, Atomic<Int>>
+    /// Stripe i is cell (i + 1) × spacing: the first 128 bytes are left empty, so that stripe 0 shares no
+    /// line with what precedes the indicator. Without them, stripe 0 shared a line with `StripedRWLock`'s
+    /// writer flag and with `SnapshotEngine`'s current table and version, which every reader loads, and
+    /// which a reader of a slot ≡ 0 mod 8 then wrote on every read: with one of two readers there,
+    /// read100 at 2 threads ran at 0.77–0.93 of the padded layout (BENCHMARKS.md, "Live maps").
+    @usableFromInline let cells: InlineArray<144, Atomic<Int>>
 
     @inlinable
     init() {
@@ -107,7 +112,7 @@ struct ReaderIndicator: ~Copyable, Sendable {
     /// The calling thread's stripe: from its ``ThreadSlot``, so that up to 8 threads never share one
     /// (a hash of the thread id made two threads share a stripe one time in eight, for good).
     @inlinable
-    func currentStripe() -> Int { (ThreadSlot.current() & (Self.stripes - 1)) &* Self.spacing }
+    func currentStripe() -> Int { ((ThreadSlot.current() & (Self.stripes - 1)) &+ 1) &* Self.spacing }
 
     /// Announces a reader; sequentially consistent so that a writer's later scan sees it.
     @inlinable
@@ -120,7 +125,7 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @inlinable
     var isEmpty: Bool {
         var readers = 0
-        for stripe in 0..<Self.stripes { readers |= cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) }
+        for stripe in 1...Self.stripes { readers |= cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) }
         return readers == 0
     }
 
@@ -139,7 +144,7 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @inline(never)
     func waitForReaders() -> Bool {
         var waited = false
-        for stripe in 0..<Self.stripes {
+        for stripe in 1...Self.stripes {
             var backoff = Backoff()
             while cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) != 0 {
                 waited = true
