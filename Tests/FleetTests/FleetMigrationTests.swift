@@ -60,8 +60,9 @@ struct FleetMigrationTests {
     func unreachable() async throws {
         // At high priority. At the start of a full run hundreds of tests queue their jobs at the default
         // priority, and synchronous ones hold the pool's threads for seconds: a probe sleeping 100 ms at a time
-        // woke up to 20 s late, and this test's 2 s timeout fired after 19 s (46 s once, on a slower machine,
-        // past the former 40 s bound). At high priority its jobs are taken first: 2.0 s in that same run.
+        // woke up to 20 s late, and this test's 2 s timeout fired after 19 s (46 s with two busy loops beside
+        // the run, past the former 40 s bound). At high priority its jobs are taken first: 2.0 s in a run as
+        // loaded.
         try await Task(priority: .high) { try await Self.failFastWhenUnreachable() }.value
     }
 
