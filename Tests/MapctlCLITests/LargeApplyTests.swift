@@ -48,12 +48,20 @@ struct LargeApplyTests {
     @Test(
         "While 10,000 documents are applied, status answers within 500 ms (p99; every one within 1 s), readyz and a small apply within 1 s")
     func controlPlaneAnswersDuringALargeApply() async throws {
+        // At high priority, so that the times are the daemon's. Each answer resumes this task in the test
+        // process, whose default-priority queue the suite's synchronous tests can hold for seconds (a probe
+        // there woke up 10 s late in mid-run). Likely why two full-suite runs failed here (worst readyz
+        // 1.77 s; worst status 5.0 s) where this test alone saw 37 ms.
+        try await Task(priority: .high) { try await Self.probeDuringALargeApply() }.value
+    }
+
+    static func probeDuringALargeApply() async throws {
         let session = try await Session.start()
         defer { session.layout.remove() }
         let probe = Probe(base: session.daemon.url, token: try session.layout.token())
-        #expect(try await probe.send("POST", "/v1/apply", body: Self.documents(1, prefix: "probe")).status == 200)
+        #expect(try await probe.send("POST", "/v1/apply", body: documents(1, prefix: "probe")).status == 200)
 
-        let body = Self.documents(10_000, prefix: "bulk")
+        let body = documents(10_000, prefix: "bulk")
         #expect(body.utf8.count < 1 << 20, "the body fits the daemon's apply limit")
         let applyStarted = ContinuousClock.now
         let done = StopFlag()
@@ -78,7 +86,7 @@ struct LargeApplyTests {
                 "\(ready.status) \(String(decoding: ready.body, as: UTF8.self))")
             worstReady = max(worstReady, ready.took)
             if rounds % 10 == 0 {
-                let small = try await probe.send("POST", "/v1/apply", body: Self.documents(1, prefix: "small_\(rounds)"))
+                let small = try await probe.send("POST", "/v1/apply", body: documents(1, prefix: "small_\(rounds)"))
                 #expect(small.status == 200)
                 worstApply = max(worstApply, small.took)
             }
