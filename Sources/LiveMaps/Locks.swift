@@ -109,10 +109,14 @@ struct ReaderIndicator: ~Copyable, Sendable {
         cells = InlineArray { _ in Atomic<Int>(0) }
     }
 
-    /// The calling thread's stripe: from its ``ThreadSlot``, so that up to 8 threads never share one
+    /// The cell of the calling thread's stripe: from its ``ThreadSlot``, so that up to 8 threads never share one
     /// (a hash of the thread id made two threads share a stripe one time in eight, for good).
     @inlinable
-    func currentStripe() -> Int { ((ThreadSlot.current() & (Self.stripes - 1)) &+ 1) &* Self.spacing }
+    func currentStripe() -> Int { Self.cell(ThreadSlot.current() & (Self.stripes - 1)) }
+
+    /// The cell of stripe `stripe` (0 ..< ``stripes``); see ``cells``.
+    @inlinable
+    static func cell(_ stripe: Int) -> Int { (stripe &+ 1) &* spacing }
 
     /// Announces a reader; sequentially consistent so that a writer's later scan sees it.
     @inlinable
@@ -125,7 +129,7 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @inlinable
     var isEmpty: Bool {
         var readers = 0
-        for stripe in 1...Self.stripes { readers |= cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) }
+        for stripe in 0..<Self.stripes { readers |= cells[Self.cell(stripe)].load(ordering: .sequentiallyConsistent) }
         return readers == 0
     }
 
@@ -144,9 +148,9 @@ struct ReaderIndicator: ~Copyable, Sendable {
     @inline(never)
     func waitForReaders() -> Bool {
         var waited = false
-        for stripe in 1...Self.stripes {
+        for stripe in 0..<Self.stripes {
             var backoff = Backoff()
-            while cells[stripe &* Self.spacing].load(ordering: .sequentiallyConsistent) != 0 {
+            while cells[Self.cell(stripe)].load(ordering: .sequentiallyConsistent) != 0 {
                 waited = true
                 backoff.wait()
             }

@@ -78,15 +78,18 @@ enum MapsBench {
                 FileHandle.standardError.write(Data("unknown target \(target)\n".utf8))
                 return 64
             }
-            var counted: LiveTarget? = LiveTarget.prefilled(strategy: strategy, counters: true)
-            runWorkloads(counted!, name: target, options: options)
-            if options.countersOff {
-                let uncounted = LiveTarget.prefilled(strategy: strategy, counters: false)
-                compareCounters(counted!, uncounted, name: target, options: options)
-                // The uncounted map's lone runs (its RESULT lines, as before), with the counted map freed.
-                counted = nil
-                runWorkloads(uncounted, name: "\(target)-nocounters", options: options, warm: false)
+            var uncounted: LiveTarget?
+            do {
+                let counted = LiveTarget.prefilled(strategy: strategy, counters: true)
+                runWorkloads(counted, name: target, options: options)
+                if options.countersOff {
+                    let fresh = LiveTarget.prefilled(strategy: strategy, counters: false)
+                    compareCounters(counted, fresh, name: target, options: options)
+                    uncounted = fresh
+                }
             }
+            // The uncounted map's lone runs (its RESULT lines, as before), with the counted map freed.
+            if let uncounted { runWorkloads(uncounted, name: "\(target)-nocounters", options: options, warm: false) }
         }
         return 0
     }

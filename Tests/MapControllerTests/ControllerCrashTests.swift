@@ -78,7 +78,8 @@ struct ControllerCrashTests {
         }
         // Every other run is killed only after its first acknowledged change, so that kills land while the
         // child works even on a loaded machine (a delay alone gave 48 changes in 50 runs beside the whole suite
-        // and two busy loops).
+        // and two busy loops). Those 25 runs give 25 changes by construction: what this still catches is a
+        // child that stops acknowledging (every line it prints is checked against history above).
         #expect(acknowledgedChanges >= 25, "the kills must land while the child works: only \(acknowledgedChanges) changes acknowledged")
         #expect(startupRollbacks > 0, "a kill inside a window must roll that version back at the next start")
     }
